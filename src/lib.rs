@@ -1,0 +1,13 @@
+//! PayPal Auth VM: the service that runs as `/init` inside an AMD SEV-SNP confidential VM.
+//!
+//! One module per concern; the protocol cores do no I/O. The binary (`main.rs`) only runs
+//! [`boot`]'s named steps.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod log;
+
+pub mod attest;
+pub mod config;
+pub mod crypto;
+pub mod secret;

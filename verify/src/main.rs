@@ -1,0 +1,4 @@
+fn main() {
+    eprintln!("paypal-auth-verify: not built yet");
+    std::process::exit(2);
+}
