@@ -402,6 +402,7 @@ macro_rules! with_nonce_retry {
             match result {
                 Err(e) if e.is_bad_nonce() && tries < 4 => {
                     tries += 1;
+                    crate::info!("acme", "badNonce at {} ({}), repeating the request", $step, $ca);
                     continue;
                 }
                 other => break other,
