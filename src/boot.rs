@@ -105,8 +105,9 @@ pub async fn run(resolver: Resolver) -> Result<(), BootError> {
     let ready = Arc::new(AtomicBool::new(false));
     let http_listener = step_async("listen-http", serve::bind(config.http_addr)).await?;
     let https_listener = step_async("listen-https", serve::bind(config.https_addr)).await?;
-    let limits = Limits::default();
-    tokio::spawn(serve::serve_http(http_listener, Arc::clone(&challenges), config.public_url.clone(), Arc::clone(&ready), limits));
+    // Sized to the open-files limit (which the PID-1 code in src/sys raises soft→hard first).
+    let (limits, http_limits) = Limits::for_fd_limit(serve::nofile_soft_limit());
+    tokio::spawn(serve::serve_http(http_listener, Arc::clone(&challenges), config.public_url.clone(), Arc::clone(&ready), http_limits));
 
     match config.tls_source {
         TlsSource::SelfSigned => {

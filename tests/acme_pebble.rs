@@ -68,11 +68,13 @@ struct PebbleOptions {
     nonce_reject: u32,
     /// ACME port (chosen when `None`).
     acme_port: Option<u16>,
+    /// External Account Binding required, with this (kid, base64url HMAC key).
+    eab: Option<(&'static str, &'static str)>,
 }
 
 impl PebbleOptions {
     fn new(http_port: u16) -> Self {
-        PebbleOptions { http_port, validity: 3600, nonce_reject: 0, acme_port: None }
+        PebbleOptions { http_port, validity: 3600, nonce_reject: 0, acme_port: None, eab: None }
     }
 }
 
@@ -110,6 +112,7 @@ impl Pebble {
         let mgmt_port = free_port();
         let dns_port = free_port();
         let dns_mgmt_port = free_port();
+        let mac_keys: serde_json::Map<String, serde_json::Value> = opts.eab.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect();
         let config = serde_json::json!({"pebble": {
             "listenAddress": format!("127.0.0.1:{acme_port}"),
             "managementListenAddress": format!("127.0.0.1:{mgmt_port}"),
@@ -118,7 +121,8 @@ impl Pebble {
             "httpPort": opts.http_port,
             "tlsPort": free_port(),
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
+            "externalAccountBindingRequired": opts.eab.is_some(),
+            "externalAccountMACKeys": mac_keys,
             "certificateValidityPeriod": opts.validity,
         }});
         std::fs::write(dir.join("pebble.json"), config.to_string()).unwrap();
@@ -558,6 +562,27 @@ async fn stable_account_key_is_reused() {
         account_urls.push(line.rsplit("account ").next().unwrap().to_string());
     }
     assert_eq!(account_urls[0], account_urls[1], "a reboot with the same key must get the same account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_account_binding() {
+    if !have_pebble() {
+        return;
+    }
+    const KID: &str = "kid-1";
+    const HMAC: &str = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W";
+    let http_port = free_port();
+    let pebble = Pebble::start(PebbleOptions { eab: Some((KID, HMAC)), ..PebbleOptions::new(http_port) });
+    // Without EAB the CA refuses the account (a configuration problem: slow retries).
+    let refused = Service::start(http_port, &pebble.directory_url(), &pebble.listener_ca, &[]);
+    assert!(refused.wait_log("externalAccountRequired", Duration::from_secs(20)), "{}", refused.log());
+    drop(refused);
+    let service = Service::start(http_port, &pebble.directory_url(), &pebble.listener_ca, &[("ACME_EAB_KID", KID), ("ACME_EAB_HMAC", HMAC)]);
+    service.wait_serving(Duration::from_secs(60));
+    assert!(!service.log().contains(HMAC), "EAB key in the log");
+    let root = pebble.root().await;
+    let mut conn = TlsConn::open(service.https_port, &root).await.unwrap();
+    assert_eq!(conn.healthz().await, "HTTP/1.1 200 OK");
 }
 
 // ---------------------------------------------------------------------------------------------
