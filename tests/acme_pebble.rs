@@ -187,6 +187,21 @@ impl Drop for Pebble {
     }
 }
 
+/// A private copy of the service binary, taken once: a target directory shared with other
+/// checkouts may replace `CARGO_BIN_EXE_…` with another build while the tests run.
+fn service_binary() -> PathBuf {
+    static COPY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = temp_dir("bin");
+        let copy = dir.join("paypal-auth-vm");
+        match std::fs::copy(env!("CARGO_BIN_EXE_paypal-auth-vm"), &copy) {
+            Ok(_) => copy,
+            Err(_) => PathBuf::from(env!("CARGO_BIN_EXE_paypal-auth-vm")),
+        }
+    })
+    .clone()
+}
+
 /// The service binary, stopped (by PID) on drop.
 struct Service {
     child: Child,
@@ -200,7 +215,7 @@ impl Service {
         let https_port = free_port();
         let dir = temp_dir("service");
         let log = dir.join("service.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_paypal-auth-vm"))
+        let child = Command::new(service_binary())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("PAYPAL_CLIENT_ID", "test-client")
