@@ -194,8 +194,11 @@ fn service_binary() -> PathBuf {
     COPY.get_or_init(|| {
         let dir = temp_dir("bin");
         let copy = dir.join("paypal-auth-vm");
-        match std::fs::copy(env!("CARGO_BIN_EXE_paypal-auth-vm"), &copy) {
-            Ok(_) => copy,
+        // A hard link keeps this build's inode (cargo replaces the file by unlink + link); it
+        // costs no space. A copy when linking is impossible.
+        let original = env!("CARGO_BIN_EXE_paypal-auth-vm");
+        match std::fs::hard_link(original, &copy).or_else(|_| std::fs::copy(original, &copy).map(|_| ())) {
+            Ok(()) => copy,
             Err(_) => PathBuf::from(env!("CARGO_BIN_EXE_paypal-auth-vm")),
         }
     })
@@ -265,6 +268,8 @@ impl Drop for Service {
         let _ = self.child.wait();
         if std::thread::panicking() {
             eprintln!("service log ({}):\n{}", self.log.display(), self.log());
+        } else if let Some(dir) = self.log.parent() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

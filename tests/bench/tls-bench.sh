@@ -55,10 +55,21 @@ PIDS+=($!)
 for _ in $(seq 100); do curl -sf --cacert "$D/ca.pem" "https://127.0.0.1:$ACME/dir" >/dev/null && break; sleep 0.1; done
 curl -sk "https://127.0.0.1:$MGMT/roots/0" > "$D/root.pem"
 
+# exec: in a background subshell, $! is then the service itself (killed by PID).
 svc_env() {
-  env -i PATH="$PATH" PAYPAL_CLIENT_ID=bench PAYPAL_SECRET=bench PAYPAL_ENVIRONMENT=sandbox DOMAIN=$DOMAIN \
+  exec env -i PATH="$PATH" PAYPAL_CLIENT_ID=bench PAYPAL_SECRET=bench PAYPAL_ENVIRONMENT=sandbox DOMAIN=$DOMAIN \
     HTTP_ADDR=127.0.0.1:$HTTP HTTPS_ADDR=127.0.0.1:$SVC PUBLIC_URL=https://$DOMAIN:$SVC TLS_SOURCE=acme \
     ACME_DIRECTORY_URL=https://127.0.0.1:$ACME/dir OUTBOUND_CA_FILE="$D/ca.pem" ACME_RETRY_BASE_MS=100 "$@"
+}
+
+# Waits until log $1 says the service serves; fails if process $2 died or 60 s passed.
+wait_serving() {
+  for _ in $(seq 12000); do
+    grep -q "boot: serving" "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { echo "service exited:"; tail -3 "$1"; return 1; }
+    sleep 0.005
+  done
+  echo "service did not serve within 60 s"; return 1
 }
 
 echo "== 1. start → first certificate ($RUNS runs)"
@@ -67,7 +78,7 @@ for i in $(seq "$RUNS"); do
   start=$(date +%s%N)
   svc_env "$D/svc" 2>"$D/svc-$i.log" &
   pid=$!
-  until grep -q "boot: serving" "$D/svc-$i.log"; do sleep 0.005; done
+  wait_serving "$D/svc-$i.log" $pid
   end=$(date +%s%N)
   kill $pid; wait $pid 2>/dev/null || true
   TIMES+=($(( (end - start) / 1000000 )))
@@ -82,7 +93,7 @@ mkdir -p "$D/nginx/html" "$D/nginx/tmp"
 echo "== service on CPU 0 (:$SVC)"
 svc_env taskset -c 0 "$D/svc" 2>"$D/svc-load.log" &
 PIDS+=($!)
-until grep -q "boot: serving" "$D/svc-load.log"; do sleep 0.05; done
+wait_serving "$D/svc-load.log" $!
 curl -s --cacert "$D/root.pem" --resolve $DOMAIN:$SVC:127.0.0.1 "https://$DOMAIN:$SVC/" > "$D/nginx/html/index.html"
 echo "   / is $(wc -c < "$D/nginx/html/index.html") bytes"
 
@@ -128,15 +139,33 @@ done
 rate() { awk '/Requests\/sec/ {print $2}'; }
 run_wrk() { taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "$@" 2>&1; }
 
-echo "== 2. full TLS 1.3 handshakes/s (Connection: close, /healthz, $CONNS connections, ${DURATION}s)"
-SVC_HS=$(run_wrk -H "Connection: close" "https://127.0.0.1:$SVC/healthz" | tee "$D/wrk-svc-hs.txt" | rate)
-NGX_HS=$(run_wrk -H "Connection: close" "https://127.0.0.1:$NGX/healthz" | tee "$D/wrk-ngx-hs.txt" | rate)
-echo "   service $SVC_HS/s   nginx $NGX_HS/s"
+# Alternating order (service, nginx, nginx, service, …) so drifting background load hits both
+# alike; the figure is the mean of REPEAT runs each.
+REPEAT=${REPEAT:-2}
+measure() { # $1 = label, rest = wrk arguments without the URL; uses $SVC_URL / $NGX_URL
+  local label=$1; shift
+  local s=() n=()
+  for r in $(seq "$REPEAT"); do
+    if [ $((r % 2)) -eq 1 ]; then
+      s+=($(run_wrk "$@" "$SVC_URL" | tee "$D/wrk-svc-$label-$r.txt" | rate))
+      n+=($(run_wrk "$@" "$NGX_URL" | tee "$D/wrk-ngx-$label-$r.txt" | rate))
+    else
+      n+=($(run_wrk "$@" "$NGX_URL" | tee "$D/wrk-ngx-$label-$r.txt" | rate))
+      s+=($(run_wrk "$@" "$SVC_URL" | tee "$D/wrk-svc-$label-$r.txt" | rate))
+    fi
+  done
+  echo "   service ${s[*]} /s   nginx ${n[*]} /s" >&2
+  printf '%s\n' "${s[@]}" | awk '{t+=$1} END {printf "%.1f ", t/NR}'
+  printf '%s\n' "${n[@]}" | awk '{t+=$1} END {printf "%.1f\n", t/NR}'
+}
 
-echo "== 3. keep-alive requests/s on / ($CONNS connections, ${DURATION}s)"
-SVC_KA=$(run_wrk "https://127.0.0.1:$SVC/" | tee "$D/wrk-svc-ka.txt" | rate)
-NGX_KA=$(run_wrk "https://127.0.0.1:$NGX/" | tee "$D/wrk-ngx-ka.txt" | rate)
-echo "   service $SVC_KA/s   nginx $NGX_KA/s"
+echo "== 2. full TLS 1.3 handshakes/s (Connection: close, /healthz, $CONNS connections, ${DURATION}s × $REPEAT)"
+SVC_URL="https://127.0.0.1:$SVC/healthz"; NGX_URL="https://127.0.0.1:$NGX/healthz"
+read -r SVC_HS NGX_HS < <(measure hs -H "Connection: close")
+
+echo "== 3. keep-alive requests/s on / ($CONNS connections, ${DURATION}s × $REPEAT)"
+SVC_URL="https://127.0.0.1:$SVC/"; NGX_URL="https://127.0.0.1:$NGX/"
+read -r SVC_KA NGX_KA < <(measure ka)
 
 echo
 echo "| measure | service | nginx 1.22 | service / nginx |"
@@ -145,4 +174,5 @@ echo "| start → first certificate served (median of $RUNS, ms) | $FIRST_CERT_M
 awk -v s="$SVC_HS" -v n="$NGX_HS" 'BEGIN { printf "| TLS 1.3 full handshakes/s, 1 core | %.0f | %.0f | %.2f |\n", s, n, s/n }'
 awk -v s="$SVC_KA" -v n="$NGX_KA" 'BEGIN { printf "| keep-alive requests/s on /, 1 core | %.0f | %.0f | %.2f |\n", s, n, s/n }'
 echo
+echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg) (on $(nproc) CPUs; other work on the machine skews both sides)"
 echo "raw wrk output and logs: $D"
