@@ -1,13 +1,21 @@
 //! PayPal Auth VM: the service that runs as `/init` inside an AMD SEV-SNP confidential VM.
 //!
-//! One module per concern; the protocol cores do no I/O. The binary (`main.rs`) only runs
-//! [`boot`]'s named steps.
+//! One module per concern; the protocol cores ([`paypal::protocol`], [`web::login_state`],
+//! [`accounts`]) do no I/O. The binary (`main.rs`) runs [`boot`]'s named steps.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod log;
 
+pub mod accounts;
 pub mod attest;
+pub mod boot;
 pub mod config;
 pub mod crypto;
+pub mod net;
+pub mod paypal;
 pub mod secret;
+pub mod serve;
+pub mod signing;
+pub mod tls;
+pub mod web;

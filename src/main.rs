@@ -1,12 +1,22 @@
 //! The `paypal-auth-vm` binary: `/init` in the image, an ordinary process in local runs.
 #![forbid(unsafe_code)]
 
+use paypal_auth_vm::net::http::Resolver;
+
 fn main() {
-    match paypal_auth_vm::config::Config::from_env() {
-        Ok(config) => paypal_auth_vm::info!("boot", "configuration read for {}", config.domain),
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
         Err(e) => {
-            paypal_auth_vm::error!("boot", "configuration: {e}");
-            std::process::exit(2);
+            paypal_auth_vm::error!("boot", "cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let resolver = Resolver::System(hyper_util::client::legacy::connect::dns::GaiResolver::new());
+    match runtime.block_on(paypal_auth_vm::boot::run(resolver)) {
+        Ok(()) => {}
+        Err(e) => {
+            paypal_auth_vm::error!("boot", "{e}");
+            std::process::exit(1);
         }
     }
 }

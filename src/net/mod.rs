@@ -1,0 +1,3 @@
+//! Networking: the outbound HTTP client (and, in the VM, link setup, DHCP and DNS).
+
+pub mod http;
