@@ -28,7 +28,6 @@ pub const MAX_RESPONSE: usize = 1024 * 1024;
 
 /// The service identity as the `/attestation` answer states it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct IdentityJson {
     /// PayPal client id.
     pub client_id: String,
@@ -40,6 +39,10 @@ pub struct IdentityJson {
     pub signing_key_thumbprint: String,
     /// SHA-256 of the TLS key's DER SubjectPublicKeyInfo, lowercase hex.
     pub tls_key_sha256: String,
+    /// The page-signing public key itself (optional; when present its thumbprint must equal
+    /// `signing_key_thumbprint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_jwk: Option<paypal_auth_evidence::jwk::PublicJwk>,
 }
 
 /// The evidence part of the answer, tagged by `platform`.
@@ -67,10 +70,13 @@ pub enum LiveEvidence {
 /// The JSON body of `GET /attestation?nonce=<hex>`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttestationResponse {
-    /// Always [`ATTESTATION_FORMAT`].
-    pub format: String,
-    /// The nonce from the request, echoed as lowercase hex.
-    pub nonce: String,
+    /// [`ATTESTATION_FORMAT`] (optional for now: checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// The nonce from the request, echoed as lowercase hex (optional: the nonce is bound in
+    /// `REPORT_DATA` anyway; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
     /// What the report binds besides the nonce.
     pub identity: IdentityJson,
     /// The report or the statement that there is none.
@@ -93,11 +99,11 @@ pub enum LiveError {
     Http(String),
     /// The body is not an [`AttestationResponse`].
     Body(String),
-    /// `format` differs.
+    /// `format` is present and differs.
     Format(String),
-    /// The echoed nonce differs from ours.
+    /// The nonce is echoed and differs from ours.
     Nonce,
-    /// The identity's thumbprint is not 32 bytes of base64url.
+    /// The identity's thumbprint is not 32 bytes of base64url, or not that of `signing_jwk`.
     Thumbprint,
     /// The TLS key of this connection is not the one the answer binds.
     TlsKey {
@@ -119,7 +125,9 @@ impl fmt::Display for LiveError {
             LiveError::Body(e) => write!(f, "/attestation answer is not the expected JSON: {e}"),
             LiveError::Format(s) => write!(f, "/attestation format {s:?} is not {ATTESTATION_FORMAT:?}"),
             LiveError::Nonce => f.write_str("/attestation echoed a different nonce"),
-            LiveError::Thumbprint => f.write_str("identity.signing_key_thumbprint is not 32 bytes of base64url"),
+            LiveError::Thumbprint => {
+                f.write_str("identity.signing_key_thumbprint is not 32 bytes of base64url, or not the thumbprint of signing_jwk")
+            }
             LiveError::TlsKey { seen, stated } => write!(
                 f,
                 "TLS key of this connection (SPKI sha256 {seen}) is not the bound one ({stated}): not the attested endpoint"
@@ -344,12 +352,11 @@ pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str,
             return none_verdict(checks);
         }
     };
-    let shape = if answer.format != ATTESTATION_FORMAT {
-        Err(LiveError::Format(answer.format.clone()))
-    } else if !answer.nonce.eq_ignore_ascii_case(&crate::hex(nonce)) {
-        Err(LiveError::Nonce)
-    } else {
-        Ok(format!("{ATTESTATION_FORMAT}, nonce echoed"))
+    let shape = match (&answer.format, &answer.nonce) {
+        (Some(f), _) if f != ATTESTATION_FORMAT => Err(LiveError::Format(f.clone())),
+        (_, Some(n)) if !n.eq_ignore_ascii_case(&crate::hex(nonce)) => Err(LiveError::Nonce),
+        (_, Some(_)) => Ok("answer parsed, nonce echoed".to_string()),
+        (_, None) => Ok("answer parsed (no nonce echo; the nonce is checked through REPORT_DATA)".to_string()),
     };
     checks.push(Check::from_result("live.answer", shape));
     let id = &answer.identity;
@@ -368,6 +375,13 @@ pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str,
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&id.signing_key_thumbprint).ok().and_then(|v| v.try_into().ok())
     };
+    if let Some(jwk) = &id.signing_jwk {
+        if Some(jwk.thumbprint()) == thumbprint {
+            checks.push(Check::pass("live.signing_jwk", format!("signing JWK has the stated thumbprint {}", id.signing_key_thumbprint)));
+        } else {
+            checks.push(Check::fail("live.signing_jwk", LiveError::Thumbprint.into()));
+        }
+    }
     match &answer.evidence {
         LiveEvidence::None { statement } => {
             if statement == NO_ATTESTATION {
