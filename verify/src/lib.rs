@@ -17,6 +17,7 @@ pub use paypal_auth_evidence as evidence;
 
 pub mod certs;
 pub mod check;
+pub mod fuzzing;
 pub mod kds;
 pub mod live;
 pub mod measure;
