@@ -271,7 +271,7 @@ fn pem_blocks(pem: &[u8]) -> Vec<Vec<u8>> {
     while let Some(start) = rest.find("-----BEGIN CERTIFICATE-----") {
         let Some(end_rel) = rest[start..].find("-----END CERTIFICATE-----") else { break };
         let end = start + end_rel + "-----END CERTIFICATE-----".len();
-        if let Ok((_, der)) = der::pem::decode_vec(rest[start..end].as_bytes()) {
+        if let Ok((_, der)) = der::pem::decode_vec(&rest.as_bytes()[start..end]) {
             out.push(der);
         }
         rest = &rest[end..];
