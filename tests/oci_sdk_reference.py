@@ -10,7 +10,7 @@ import base64
 import os
 
 import oci
-import requests
+from oci._vendor import requests
 
 key = oci.signer.load_private_key(os.environ["LEAF_KEY_PEM"], None)
 signer = oci.auth.signers.SecurityTokenSigner("sdk-reference-token", key)
