@@ -47,7 +47,7 @@ impl Browser {
 
     /// Requests `url` and follows redirects (at most 10), except to a URL for which
     /// `stop_at(url)` is true, which is returned as `location` instead.
-    pub async fn navigate(&self, method: Method, url: &str, form: Option<&[(&str, &str)]>, stop_at: &dyn Fn(&str) -> bool) -> reqwest::Result<Page> {
+    pub async fn navigate(&self, method: Method, url: &str, form: Option<&[(&str, &str)]>, stop_at: &(dyn Fn(&str) -> bool + Sync)) -> reqwest::Result<Page> {
         let mut response = self.fetch(method, url, form).await?;
         for _ in 0..10 {
             if !response.status().is_redirection() {
