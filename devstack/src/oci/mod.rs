@@ -20,6 +20,7 @@
 //! Listeners are on 127.0.0.1, ephemeral ports by default; [`OciStandIn::service_env`] gives the
 //! environment that points the service at them.
 
+pub mod cli;
 mod httpsig;
 pub mod pki;
 
@@ -132,6 +133,8 @@ pub struct OciOptions {
     pub token_lifetime_secs: i64,
     /// Port of the IMDS listener (0 = ephemeral; QEMU's guestfwd targets it).
     pub imds_port: u16,
+    /// Ports of the auth, Secrets and Notifications listeners (0 = ephemeral).
+    pub service_ports: [u16; 3],
 }
 
 impl Default for OciOptions {
@@ -145,6 +148,7 @@ impl Default for OciOptions {
             topics: Vec::new(),
             token_lifetime_secs: 3600,
             imds_port: 0,
+            service_ports: [0; 3],
         }
     }
 }
@@ -220,11 +224,12 @@ impl OciStandIn {
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)?;
         let imds = TcpListener::bind(("127.0.0.1", options.imds_port)).await?;
+        let [auth_port, secrets_port, notification_port] = options.service_ports;
         let listeners = [
             (Service::Imds, imds),
-            (Service::Auth, TcpListener::bind("127.0.0.1:0").await?),
-            (Service::Secrets, TcpListener::bind("127.0.0.1:0").await?),
-            (Service::Notifications, TcpListener::bind("127.0.0.1:0").await?),
+            (Service::Auth, TcpListener::bind(("127.0.0.1", auth_port)).await?),
+            (Service::Secrets, TcpListener::bind(("127.0.0.1", secrets_port)).await?),
+            (Service::Notifications, TcpListener::bind(("127.0.0.1", notification_port)).await?),
         ];
         let mut bases = Vec::new();
         for (_, l) in &listeners {
@@ -263,6 +268,22 @@ impl OciStandIn {
             ("OCI_AUTH_BASE", self.auth_base.clone()),
             ("OCI_SECRETS_BASE", self.secrets_base.clone()),
             ("OCI_NOTIFICATION_BASE", self.notification_base.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    /// The environment for a QEMU guest: the guest reaches IMDS at its real address
+    /// (`169.254.169.254:80`, forwarded by `guestfwd` to [`OciStandIn::imds_addr`]) and the other
+    /// stand-ins through the host address `guest_host` (10.0.2.2 under QEMU user networking).
+    pub fn guest_env(&self, guest_host: &str) -> Vec<(String, String)> {
+        let port = |base: &str| base.rsplit(':').next().unwrap_or("0").to_string();
+        [
+            ("CONFIG_SOURCE", "oci".to_string()),
+            ("OCI_AUTH_BASE", format!("http://{guest_host}:{}", port(&self.auth_base))),
+            ("OCI_SECRETS_BASE", format!("http://{guest_host}:{}", port(&self.secrets_base))),
+            ("OCI_NOTIFICATION_BASE", format!("http://{guest_host}:{}", port(&self.notification_base))),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -345,6 +366,29 @@ impl OciStandIn {
     pub fn leaf_key_pem(&self) -> String {
         lock(&self.state).pki.leaf_key_pem.clone()
     }
+}
+
+/// The OCID of the demo's PayPal secret in the Vault stand-in.
+pub const DEMO_PAYPAL_SECRET_OCID: &str = "ocid1.vaultsecret.oc1.iad.demopaypalsecret";
+/// The OCID of the demo's notification topic.
+pub const DEMO_TOPIC_OCID: &str = "ocid1.onstopic.oc1.iad.demoalerts";
+
+/// Options for a demo: instance metadata naming `client_id`, `domain` and the sandbox, the
+/// PayPal secret in the Vault stand-in, and a notification topic.
+pub fn demo_options(client_id: &str, paypal_secret: &str, domain: &str) -> OciOptions {
+    let mut o = OciOptions::default();
+    for (k, v) in [
+        ("paypal_client_id", client_id),
+        ("domain", domain),
+        ("paypal_environment", "sandbox"),
+        ("paypal_secret_ocid", DEMO_PAYPAL_SECRET_OCID),
+        ("notification_topic_ocid", DEMO_TOPIC_OCID),
+    ] {
+        o.metadata.insert(k.to_string(), v.to_string());
+    }
+    o.secrets.insert(DEMO_PAYPAL_SECRET_OCID.to_string(), SecretContent::Bytes(paypal_secret.as_bytes().to_vec()));
+    o.topics.push(DEMO_TOPIC_OCID.to_string());
+    o
 }
 
 #[derive(Debug)]
