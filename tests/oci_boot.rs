@@ -11,7 +11,11 @@ use paypal_auth_vm::oci::{federation::Federation, imds::Imds, secrets, Clock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_paypal-auth-vm");
+/// The service binary. `PAV_SERVICE_BIN` may name a copy: several worktrees sharing one
+/// `CARGO_TARGET_DIR` overwrite each other's `target/debug/paypal-auth-vm`.
+fn binary() -> String {
+    std::env::var("PAV_SERVICE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_paypal-auth-vm").to_string())
+}
 const PAYPAL_SECRET_OCID: &str = "ocid1.vaultsecret.oc1.iad.paypalsecret";
 const SIGNING_KEY_OCID: &str = "ocid1.vaultsecret.oc1.iad.signingkey";
 const TOPIC_OCID: &str = "ocid1.onstopic.oc1.iad.alerts";
@@ -57,7 +61,7 @@ fn start_service(oci: &OciStandIn, extra: &[(&str, &str)]) -> Running {
     for (k, v) in extra {
         env.push((k.to_string(), v.to_string()));
     }
-    let service = ServiceProcess::start(BINARY, &env, false).expect("service starts");
+    let service = ServiceProcess::start(&binary(), &env, false).expect("service starts");
     Running { service, https }
 }
 
@@ -315,7 +319,7 @@ async fn known_secrets_never_appear_in_logs_pages_or_notifications() {
     ] {
         env.push((k.to_string(), v));
     }
-    let mut service = ServiceProcess::start(BINARY, &env, false).unwrap();
+    let mut service = ServiceProcess::start(&binary(), &env, false).unwrap();
     wait_log(&mut service, "serving", 60).await;
 
     let browser = Browser::new(None);

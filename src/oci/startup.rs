@@ -95,7 +95,9 @@ where
 {
     let mut backoff = Backoff::new(cap);
     let started = Instant::now();
-    for n in 1u64.. {
+    let mut n: u64 = 0;
+    loop {
+        n = n.saturating_add(1);
         match attempt().await {
             Ok(value) => {
                 crate::info!("boot", "step {what} ok ({} ms{})", started.elapsed().as_millis(), if n > 1 { format!(", {n} attempts") } else { String::new() });
@@ -108,7 +110,6 @@ where
             }
         }
     }
-    unreachable!("the retry loop only ends by returning")
 }
 
 /// Reads the instance document and parses the configuration and OCI settings from it.
