@@ -125,6 +125,11 @@ async fn configuration(imds: &Imds) -> Result<(Instance, Config, OciSettings), S
 /// local one (an unusable `OUTBOUND_CA_FILE`).
 pub async fn load(resolver: Resolver) -> Result<OciBoot, BootError> {
     let overrides = Overrides::from_env();
+    for name in ["PAYPAL_SECRET", "SIGNING_KEY"] {
+        if std::env::var_os(name).is_some() {
+            crate::warn!("oci", "{name} in the environment is ignored with CONFIG_SOURCE=oci (secrets come from OCI Vault)");
+        }
+    }
     let cap = overrides.retry_max.unwrap_or(Duration::from_secs(60));
     let extra_roots = std::env::var("OUTBOUND_CA_FILE").ok().filter(|v| !v.is_empty());
     let http = crate::boot::step("oci-http", || HttpClient::new(extra_roots.as_deref(), resolver))?;
