@@ -469,3 +469,25 @@ async fn auth_and_secrets_stand_ins_are_strict() {
     assert_eq!(nf.status, 404);
     assert!(String::from_utf8_lossy(&nf.body).contains("NotAuthorizedOrNotFound"));
 }
+
+/// The demo's environment switched to the OCI path with `devstack::oci::for_demo` (the one call
+/// the demo launcher needs): a whole login works with configuration from metadata and the
+/// secret from Vault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_environment_switched_to_oci_logs_in() {
+    use devstack::demo::{demo_client, service_env, DEMO_CLIENT_ID};
+    let (https_port, http_port) = (free_port(), free_port());
+    let public_url = format!("https://127.0.0.1:{https_port}");
+    let secret = "demo-secret-from-vault-0123456789abcdef";
+    let paypal = PaypalStandIn::start(demo_client(&public_url, secret), 0, 0).await.unwrap();
+    let mut env = service_env(&paypal, secret, &public_url, http_port, https_port);
+    let oci = devstack::oci::for_demo(&mut env, DEMO_CLIENT_ID, secret, "localhost").await.unwrap();
+    assert!(!env.iter().any(|(k, _)| k == "PAYPAL_SECRET" || k == "PAYPAL_CLIENT_ID"));
+    env.push(("OCI_RETRY_MAX_MS".into(), "400".into()));
+    let mut service = ServiceProcess::start(&binary(), &env, false).unwrap();
+    wait_log(&mut service, "serving", 60).await;
+    let page = Browser::new(None).login(&public_url, "alice").await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(embedded_bundle(&page.body).is_some());
+    assert_eq!(oci.log_of(Service::Secrets).len(), 1);
+}
