@@ -491,3 +491,28 @@ async fn demo_environment_switched_to_oci_logs_in() {
     assert!(embedded_bundle(&page.body).is_some());
     assert_eq!(oci.log_of(Service::Secrets).len(), 1);
 }
+
+/// A boot step failing after the secrets are loaded (here: the HTTPS port is taken) publishes a
+/// "fatal error" notification before the error reaches `main` (which, as PID 1, reboots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fatal_boot_error_is_notified_before_exit() {
+    let oci = OciStandIn::start(options(PAYPAL_SECRET)).await.unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    let mut run = start_service(&oci, &[("HTTPS_ADDR", addr.as_str())]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = run.service.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "service did not stop:\n{}", run.service.logs().join("\n"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let published = oci.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].title, "paypal-auth-vm localhost: fatal error, rebooting");
+    assert!(published[0].body.contains("listen-https"), "{}", published[0].body);
+    drop(taken);
+}
