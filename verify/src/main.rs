@@ -275,7 +275,7 @@ fn print_verdict(v: &Verdict) {
     if let Some(b) = &v.report_binds {
         println!("  report binds: {b}");
     }
-    println!("  not covered by the launch digest:");
+    println!("  not covered by the launch digest (or not attested at all):");
     for f in &v.not_covered {
         println!("    - {f}");
     }
