@@ -310,7 +310,7 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
         if size == 0 {
             return Some(out);
         }
-        if body.len() < size + 2 || out.len() + size > MAX_RESPONSE {
+        if size > MAX_RESPONSE || body.len() < size.checked_add(2)? || out.len() + size > MAX_RESPONSE {
             return None;
         }
         out.extend_from_slice(&body[..size]);
@@ -498,6 +498,7 @@ mod tests {
         assert_eq!(parse_http(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap(), b"{}");
         assert_eq!(parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n").unwrap(), b"{}");
         assert!(parse_http(b"HTTP/1.1 429 Too Many\r\n\r\n").is_err());
+        assert!(parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n{}\r\n0\r\n\r\n").is_err());
         assert!(parse_http(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}").is_err());
     }
 
