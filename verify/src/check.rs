@@ -309,7 +309,9 @@ fn chain_checks(
         ["chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "report.signature", "binding.tcb", "binding.chip_id"];
     let skip_all = |checks: &mut Vec<Check>, why: &str| {
         for name in CHAIN {
-            checks.push(Check::skip(name, why));
+            if !checks.iter().any(|c| c.name == name) {
+                checks.push(Check::skip(name, why));
+            }
         }
     };
     let (inter_role, leaf_role, leaf_cn) = match certs::expected_chain(signing_key) {
@@ -320,6 +322,12 @@ fn chain_checks(
         }
     };
     let Some(product) = product else {
+        if leaf.is_none() {
+            checks.push(Check::fail(
+                "chain.leaf",
+                Failure::MissingCertificate("AMD KDS (pass --product to get the exact URL)".into()),
+            ));
+        }
         return skip_all(checks, "product unknown");
     };
     let roots = match Roots::pinned(product) {
