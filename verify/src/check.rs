@@ -72,6 +72,22 @@ pub enum Failure {
     Live(crate::live::LiveError),
 }
 
+impl Failure {
+    /// A stable machine-readable code: the failure class and variant, e.g. `Chain.Expired`,
+    /// `Policy.DebugAllowed`, `Page.Binding` (the `code` member of `--json` output).
+    pub fn code(&self) -> String {
+        let debug = format!("{self:?}");
+        let mut parts = debug.splitn(2, '(');
+        let outer = parts.next().unwrap_or("").to_owned();
+        let inner: String = parts.next().unwrap_or("").chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if inner.is_empty() || inner.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            outer
+        } else {
+            format!("{outer}.{inner}")
+        }
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -102,20 +118,23 @@ pub struct Check {
     /// The typed reason, for failures.
     #[serde(skip)]
     pub failure: Option<Failure>,
+    /// [`Failure::code`] of the reason, for failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl Check {
     /// A passing check.
     pub fn pass(name: &'static str, detail: impl Into<String>) -> Check {
-        Check { name, status: Status::Pass, detail: detail.into(), failure: None }
+        Check { name, status: Status::Pass, detail: detail.into(), failure: None, code: None }
     }
     /// A failed check with its typed reason.
     pub fn fail(name: &'static str, failure: Failure) -> Check {
-        Check { name, status: Status::Fail, detail: failure.to_string(), failure: Some(failure) }
+        Check { name, status: Status::Fail, detail: failure.to_string(), code: Some(failure.code()), failure: Some(failure) }
     }
     /// A skipped check.
     pub fn skip(name: &'static str, why: impl Into<String>) -> Check {
-        Check { name, status: Status::Skip, detail: why.into(), failure: None }
+        Check { name, status: Status::Skip, detail: why.into(), failure: None, code: None }
     }
     /// `pass` or `fail` from a result.
     pub fn from_result<E: Into<Failure>>(name: &'static str, r: Result<String, E>) -> Check {
