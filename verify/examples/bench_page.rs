@@ -34,7 +34,11 @@ fn main() {
         environment: Environment::Sandbox,
         user: UserClaims { user_id: "u".into(), ..Default::default() },
         login: "bG9naW4".into(),
-        attestation: AttestationClaims { platform: "sev-snp".into(), tls_key_sha256: "22".repeat(32), signing_key_ephemeral: true },
+        attestation: AttestationClaims {
+            platform: "sev-snp".into(),
+            tls_key_sha256: "22".repeat(32),
+            signing_key_ephemeral: true,
+        },
     };
     let payload = serde_json::to_vec(&claims).expect("claims");
     let bundle = Bundle {
@@ -61,7 +65,11 @@ fn main() {
         let result = page::verify_bundle(&parsed, &opts);
         times.push(start.elapsed());
         // The vector's REPORT_DATA is not our binding: everything else must hold.
-        assert!(result.checks.iter().filter(|c| c.name != "binding.report_data").all(|c| c.status != paypal_auth_verify::check::Status::Fail));
+        assert!(result
+            .checks
+            .iter()
+            .filter(|c| c.name != "binding.report_data")
+            .all(|c| c.status != paypal_auth_verify::check::Status::Fail));
     }
     times.sort();
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;

@@ -249,14 +249,34 @@ impl ReportResult {
     /// Whether the hardware evidence is genuine: chain, signature, leaf binding all pass.
     /// (Policy is separate: a debug guest is genuine but not acceptable.)
     pub fn genuine(&self) -> bool {
-        let needed = ["report.product", "chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "report.signature", "binding.tcb"];
+        let needed = [
+            "report.product",
+            "chain.ark",
+            "chain.intermediate",
+            "chain.leaf",
+            "chain.validity",
+            "report.signature",
+            "binding.tcb",
+        ];
         needed.iter().all(|n| self.checks.iter().any(|c| c.name == *n && c.status == Status::Pass))
-            && self.checks.iter().filter(|c| c.name.starts_with("chain.") || c.name.starts_with("binding.")).all(|c| c.status != Status::Fail)
+            && self
+                .checks
+                .iter()
+                .filter(|c| c.name.starts_with("chain.") || c.name.starts_with("binding."))
+                .all(|c| c.status != Status::Fail)
     }
 }
 
-fn choose_product(report: &Report, ext: Option<&LeafExtensions>, cli: Option<Product>) -> Result<Product, (Option<Product>, ProductError)> {
-    let sources = [("--product", cli), ("report CPUID", report.cpuid_product()), ("certificate productName", ext.and_then(LeafExtensions::product))];
+fn choose_product(
+    report: &Report,
+    ext: Option<&LeafExtensions>,
+    cli: Option<Product>,
+) -> Result<Product, (Option<Product>, ProductError)> {
+    let sources = [
+        ("--product", cli),
+        ("report CPUID", report.cpuid_product()),
+        ("certificate productName", ext.and_then(LeafExtensions::product)),
+    ];
     let chosen = match sources.iter().find_map(|(_, p)| *p) {
         Some(p) => p,
         None if report.chip_id_suggests_turin() => Product::Turin,
@@ -279,7 +299,13 @@ pub fn verify_report(report: &Report, leaf: Option<&Cert>, opts: &ReportOptions)
     let ext_ok = ext.as_ref().and_then(|e| e.as_ref().ok());
     let product = match choose_product(report, ext_ok, opts.product) {
         Ok(p) => {
-            let how = if opts.product.is_some() { "from --product" } else if report.cpuid.is_some() { "from CPUID" } else { "from the certificate" };
+            let how = if opts.product.is_some() {
+                "from --product"
+            } else if report.cpuid.is_some() {
+                "from CPUID"
+            } else {
+                "from the certificate"
+            };
             checks.push(Check::pass("report.product", format!("{p} ({how}); report v{}", report.version)));
             Some(p)
         }
@@ -358,7 +384,10 @@ fn chain_checks(
     };
     checks.push(Check::from_result(
         "chain.ark",
-        roots.ark.check_signed_by(Role::Ark, &roots.ark, Role::Ark, product).map(|_| format!("pinned ARK-{product}, self-signed")),
+        roots
+            .ark
+            .check_signed_by(Role::Ark, &roots.ark, Role::Ark, product)
+            .map(|_| format!("pinned ARK-{product}, self-signed")),
     ));
     let inter = if inter_role == Role::Asvk { &roots.asvk } else { &roots.ask };
     checks.push(Check::from_result(
@@ -381,7 +410,8 @@ fn chain_checks(
     let leaf_result = if cn != leaf_cn {
         Err(ChainError::LeafKind { expected: leaf_cn, found: cn })
     } else {
-        leaf.check_signed_by(leaf_role, inter, inter_role, product).map(|_| format!("{leaf_role} signed by {inter_role}-{product}"))
+        leaf.check_signed_by(leaf_role, inter, inter_role, product)
+            .map(|_| format!("{leaf_role} signed by {inter_role}-{product}"))
     };
     checks.push(Check::from_result("chain.leaf", leaf_result));
     let validity = roots
@@ -449,16 +479,15 @@ fn policy_checks(report: &Report, product: Option<Product>, opts: &ReportOptions
             )
         }),
     ));
-    checks.push(Check::from_result(
-        "policy.vmpl",
-        policy::check_vmpl(p, o, report.vmpl).map(|_| format!("VMPL {}", report.vmpl)),
-    ));
+    checks
+        .push(Check::from_result("policy.vmpl", policy::check_vmpl(p, o, report.vmpl).map(|_| format!("VMPL {}", report.vmpl))));
     match product {
         Some(prod) => {
             let tcb = report.reported_tcb.decode(prod.tcb_layout());
             checks.push(Check::from_result(
                 "policy.min_tcb",
-                policy::check_min_tcb(p, prod, tcb).map(|_| format!("REPORTED_TCB ({tcb}) meets policy v{} for {prod}", p.version)),
+                policy::check_min_tcb(p, prod, tcb)
+                    .map(|_| format!("REPORTED_TCB ({tcb}) meets policy v{} for {prod}", p.version)),
             ));
         }
         None => checks.push(Check::skip("policy.min_tcb", "product unknown")),

@@ -353,10 +353,7 @@ impl<'a> Ovmf<'a> {
         }
         let size = le_u32(&header[4..8]) as usize;
         let count = le_u32(&header[12..16]) as usize;
-        let items = self
-            .data
-            .get(start + 16..start.saturating_add(size))
-            .ok_or(MeasureError::Metadata("items out of range"))?;
+        let items = self.data.get(start + 16..start.saturating_add(size)).ok_or(MeasureError::Metadata("items out of range"))?;
         if count.checked_mul(12).is_none_or(|n| n > items.len()) {
             return Err(MeasureError::Metadata("more items than fit"));
         }
@@ -368,7 +365,10 @@ impl<'a> Ovmf<'a> {
             if u64::from(s.gpa) + u64::from(s.size) > FOUR_GIB || total > MAX_SECTION_BYTES {
                 return Err(MeasureError::SectionRange);
             }
-            if !matches!(s.kind, section::SNP_SEC_MEM | section::SNP_SECRETS | section::CPUID | section::SVSM_CAA | section::SNP_KERNEL_HASHES) {
+            if !matches!(
+                s.kind,
+                section::SNP_SEC_MEM | section::SNP_SECRETS | section::CPUID | section::SVSM_CAA | section::SNP_KERNEL_HASHES
+            ) {
                 return Err(MeasureError::UnknownSection(s.kind));
             }
             out.push(s);
@@ -408,9 +408,8 @@ pub fn hashes_table(boot: &DirectBoot<'_>) -> [u8; 176] {
     let mut t = [0u8; 176];
     t[0..16].copy_from_slice(&guid_le(guid::HASH_TABLE_HEADER));
     t[16..18].copy_from_slice(&168u16.to_le_bytes());
-    for (i, (g, h)) in [(guid::CMDLINE_ENTRY, cmdline), (guid::INITRD_ENTRY, initrd), (guid::KERNEL_ENTRY, kernel)]
-        .iter()
-        .enumerate()
+    for (i, (g, h)) in
+        [(guid::CMDLINE_ENTRY, cmdline), (guid::INITRD_ENTRY, initrd), (guid::KERNEL_ENTRY, kernel)].iter().enumerate()
     {
         let at = 18 + i * 50;
         t[at..at + 16].copy_from_slice(&guid_le(g));
@@ -617,7 +616,15 @@ mod tests {
         let parsed = Ovmf::parse(&ok).unwrap();
         assert_eq!(parsed.sections().len(), 3);
         assert!(!parsed.has_kernel_hashes());
-        let inputs = Inputs { ovmf: &ok, direct_boot: None, vcpus: 2, vcpu_sig: 0x800F12, guest_features: 1, vmm: VmmType::Qemu, ovmf_hash: None };
+        let inputs = Inputs {
+            ovmf: &ok,
+            direct_boot: None,
+            vcpus: 2,
+            vcpu_sig: 0x800F12,
+            guest_features: 1,
+            vmm: VmmType::Qemu,
+            ovmf_hash: None,
+        };
         assert!(launch_digest(&inputs).is_ok());
         // A fuzzer-found input: one section declaring ~3 GiB of zero pages (took 18 s per digest).
         let huge = image(&[(0x800000, 3_355_480_064, 1)]);
@@ -635,7 +642,15 @@ mod tests {
         assert_eq!(Ovmf::parse(&[]).err(), Some(MeasureError::OvmfSize(0)));
         assert_eq!(Ovmf::parse(&[0; 100]).err(), Some(MeasureError::OvmfSize(100)));
         let blank = vec![0u8; PAGE];
-        let inputs = Inputs { ovmf: &blank, direct_boot: None, vcpus: 1, vcpu_sig: 0, guest_features: 1, vmm: VmmType::Qemu, ovmf_hash: None };
+        let inputs = Inputs {
+            ovmf: &blank,
+            direct_boot: None,
+            vcpus: 1,
+            vcpu_sig: 0,
+            guest_features: 1,
+            vmm: VmmType::Qemu,
+            ovmf_hash: None,
+        };
         assert_eq!(launch_digest(&inputs), Err(MeasureError::NoResetBlock));
         assert_eq!(launch_digest(&Inputs { vcpus: 0, ..inputs }), Err(MeasureError::NoVcpus));
         assert_eq!(launch_digest(&Inputs { vcpus: 5000, ..inputs }), Err(MeasureError::TooManyVcpus(5000)));

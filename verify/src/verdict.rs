@@ -94,8 +94,9 @@ pub fn decide(e: Evidence, binds: Option<&str>) -> Verdict {
         // Nothing is attested, so no report field list applies.
         return Verdict {
             level: Level::None,
-            meaning: "no hardware evidence: only the service's own word (its signature and TLS key), nothing attested by hardware"
-                .to_string(),
+            meaning:
+                "no hardware evidence: only the service's own word (its signature and TLS key), nothing attested by hardware"
+                    .to_string(),
             report_binds: None,
             not_covered: vec!["everything: no attestation report".to_string()],
         };
