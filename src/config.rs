@@ -61,6 +61,8 @@ pub enum Key {
     /// `ACME_RETRY_BASE_MS`: first retry delay of the ACME scheduler (default 2000; tests use
     /// less); process environment only.
     AcmeRetryBaseMs,
+    /// `LOGIN_RATE_LIMIT`: logins a client address may start per minute (also the burst); default 60.
+    LoginRateLimit,
 }
 
 impl Key {
@@ -85,6 +87,7 @@ impl Key {
             Key::AcmeEabKid => "ACME_EAB_KID",
             Key::AcmeDirectoryUrl => "ACME_DIRECTORY_URL",
             Key::AcmeRetryBaseMs => "ACME_RETRY_BASE_MS",
+            Key::LoginRateLimit => "LOGIN_RATE_LIMIT",
         }
     }
 
@@ -100,6 +103,7 @@ impl Key {
             Key::AcmeFallback => Some("acme_fallback"),
             Key::AcmeEmail => Some("acme_email"),
             Key::AcmeEabKid => Some("acme_eab_kid"),
+            Key::LoginRateLimit => Some("login_rate_limit"),
             _ => None,
         }
     }
@@ -205,6 +209,8 @@ pub struct Config {
     pub outbound_ca_file: Option<String>,
     /// ACME settings.
     pub acme: AcmeConfig,
+    /// Logins per minute per client address (and the burst).
+    pub login_rate_limit: u32,
 }
 
 impl Config {
@@ -275,7 +281,15 @@ impl Config {
             },
         };
         let acme = parse_acme(&get)?;
+        let login_rate_limit = match get(Key::LoginRateLimit) {
+            None => 60,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => return Err(invalid(Key::LoginRateLimit, "expected logins per minute from 1 to 1000000")),
+            },
+        };
         Ok(Config {
+            login_rate_limit,
             client_id,
             environment,
             paypal,

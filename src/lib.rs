@@ -14,6 +14,7 @@ pub mod boot;
 pub mod config;
 pub mod crypto;
 pub mod net;
+pub mod oci;
 pub mod paypal;
 pub mod secret;
 pub mod serve;

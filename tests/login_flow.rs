@@ -329,3 +329,14 @@ async fn attestation_endpoint_says_none_plainly() {
     assert_eq!(body["statement"], NO_ATTESTATION);
     assert_eq!(body["identity"]["client_id"], client_id());
 }
+
+#[tokio::test]
+async fn logins_are_rate_limited_per_client() {
+    let stack = Stack::start_with(Options { client: Box::new(|_| {}), env: vec![("LOGIN_RATE_LIMIT", "3".into())] }).await;
+    let raw = stack.raw();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(raw.get(format!("{}/login", stack.url)).send().await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [302, 302, 302, 429, 429]);
+}

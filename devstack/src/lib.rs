@@ -6,5 +6,6 @@
 
 pub mod browser;
 pub mod demo;
+pub mod oci;
 pub mod paypal;
 pub mod service;

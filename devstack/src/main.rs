@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! devstack demo [--https-port 8443] [--http-port 8080] [--exit]
+//! devstack oci [--imds-port N] ...   (OCI stand-ins only; see devstack::oci::cli)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -36,6 +37,9 @@ fn service_binary() -> Result<String, String> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("oci") {
+        return devstack::oci::cli::run(&args[1..]).await;
+    }
     if args.first().map(String::as_str) != Some("demo") {
         return usage();
     }

@@ -223,6 +223,23 @@ impl Notifier for LogNotifier {
     }
 }
 
+/// Operator notifications through OCI Notifications (and the console): the details are logged
+/// here, the published event carries what an operator needs (never a secret).
+impl Notifier for crate::oci::notify::Notifier {
+    fn notify(&self, event: &AcmeEvent) {
+        use crate::oci::notify::Event;
+        LogNotifier.notify(event);
+        let published = match event {
+            AcmeEvent::Issued { not_after, .. } => Event::CertificateIssued { not_after: format!("{} (unix time)", unix(*not_after)) },
+            AcmeEvent::RenewalFailed { error, .. } => Event::RenewalFailed { reason: error.clone() },
+            AcmeEvent::RateLimited { ca, retry_after, .. } => Event::RateLimited {
+                what: format!("ACME CA {ca} (retry after {} s); trying the next configured CA", retry_after.map(|d| d.as_secs()).unwrap_or(0)),
+            },
+        };
+        crate::oci::notify::Notifier::notify(self, published);
+    }
+}
+
 fn unix(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }

@@ -78,6 +78,11 @@ impl PaypalStandIn {
         self.with(|s| s.user_id(client_id, account_id))
     }
 
+    /// Adds a PayPal account to the consent page.
+    pub fn add_user(&self, user: super::state::User) {
+        self.with(|s| s.users.push(user));
+    }
+
     /// Registers another client (a second app).
     pub fn add_client(&self, client: Client) {
         self.with(|s| {
