@@ -807,3 +807,78 @@ pub async fn renew_forever(mut issuer: Issuer, store: Arc<CertStore>, mut curren
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut map: HashMap<String, String> = [("PAYPAL_CLIENT_ID", "a"), ("DOMAIN", "auth.example.com")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Config::parse(&|key| map.get(key.env_name()).cloned()).unwrap()
+    }
+
+    fn secret(text: &str) -> Option<Secret> {
+        Some(Secret::from(text.to_string()))
+    }
+
+    #[test]
+    fn default_is_lets_encrypt_production_only() {
+        let s = AcmeSettings::from_config(&config(&[]), AcmeSecrets::default()).unwrap();
+        assert_eq!(s.cas.len(), 1);
+        assert_eq!(s.cas[0].directory_url, "https://acme-v02.api.letsencrypt.org/directory");
+        assert!(s.cas[0].eab.is_none() && s.account_key.is_none());
+        assert_eq!(s.domain, "auth.example.com");
+    }
+
+    #[test]
+    fn fallback_ca_needs_eab() {
+        let c = config(&[("ACME_FALLBACK", "zerossl")]);
+        let e = AcmeSettings::from_config(&c, AcmeSecrets::default()).unwrap_err();
+        assert!(e.to_string().contains("zerossl requires External Account Binding"), "{e}");
+        let c = config(&[("ACME_FALLBACK", "zerossl"), ("ACME_EAB_KID", "kid")]);
+        let s = AcmeSettings::from_config(&c, AcmeSecrets { account_key: None, eab_hmac: secret("AAEC") }).unwrap();
+        assert_eq!(s.cas[1].name, "zerossl");
+        let eab = s.cas[1].eab.as_ref().unwrap();
+        assert_eq!((eab.kid.as_str(), eab.hmac_key.expose()), ("kid", &[0u8, 1, 2][..]));
+        assert!(s.cas[0].eab.is_none(), "Let's Encrypt gets no EAB");
+        // Half an EAB pair is a configuration error; a bad HMAC never shows in the message.
+        assert!(AcmeSettings::from_config(&config(&[("ACME_EAB_KID", "kid")]), AcmeSecrets::default()).is_err());
+        let e = AcmeSettings::from_config(&c, AcmeSecrets { account_key: None, eab_hmac: secret("not base64 !!") }).unwrap_err();
+        assert!(!e.to_string().contains("not base64 !!"), "{e}");
+    }
+
+    #[test]
+    fn override_url_replaces_only_the_first_ca() {
+        let c = config(&[("ACME_DIRECTORY_URL", "https://127.0.0.1:14000/dir"), ("ACME_FALLBACK", "letsencrypt-staging")]);
+        let s = AcmeSettings::from_config(&c, AcmeSecrets::default()).unwrap();
+        assert_eq!((s.cas[0].name.as_str(), s.cas[0].directory_url.as_str()), ("override", "https://127.0.0.1:14000/dir"));
+        assert_eq!(s.cas[1].directory_url, "https://acme-staging-v02.api.letsencrypt.org/directory");
+    }
+
+    #[test]
+    fn account_key_is_checked_and_never_echoed() {
+        let bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        let e = AcmeSettings::from_config(&config(&[]), AcmeSecrets { account_key: secret(bad), eab_hmac: None }).unwrap_err();
+        assert!(matches!(e, AcmeError::AccountKey(_)));
+        assert!(!e.to_string().contains("AAAA"));
+        let good = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap().serialize_pem();
+        let s = AcmeSettings::from_config(&config(&[]), AcmeSecrets { account_key: secret(&good), eab_hmac: None }).unwrap();
+        assert!(!format!("{s:?}").contains(good.lines().nth(1).unwrap()), "Debug shows key material");
+        // P-384 is refused (instant-acme signs with P-256 only).
+        let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap().serialize_pem();
+        assert!(AcmeSettings::from_config(&config(&[]), AcmeSecrets { account_key: secret(&p384), eab_hmac: None }).is_err());
+    }
+
+    #[test]
+    fn leaf_facts_of_a_generated_certificate() {
+        let key = TlsKey::generate().unwrap();
+        let certified = key.self_signed("auth.example.com").unwrap();
+        let facts = leaf_facts(&certified.cert[0]).unwrap();
+        assert_eq!(facts.spki_sha256, key.spki_sha256());
+        assert!(facts.dns_names.contains(&"auth.example.com".to_string()));
+        assert!(facts.not_after > facts.not_before);
+        assert!(matches!(leaf_facts(b"not a certificate"), Err(AcmeError::Certificate(_))));
+    }
+}
