@@ -31,6 +31,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest a connection may live.
     pub connection_lifetime: Duration,
+    /// A connection with no bytes read or written for this long is closed (idle keep-alive;
+    /// hyper's header timeout does not cover the wait between requests).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -111,6 +115,82 @@ impl Challenges {
     }
 }
 
+/// A stream that records when it last moved bytes, for the idle timeout.
+struct Watched<T> {
+    inner: T,
+    last: Arc<std::sync::atomic::AtomicU64>,
+    epoch: tokio::time::Instant,
+}
+
+impl<T> Watched<T> {
+    fn new(inner: T) -> (Self, Activity) {
+        let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let epoch = tokio::time::Instant::now();
+        (Watched { inner, last: Arc::clone(&last), epoch }, Activity { last, epoch })
+    }
+
+    fn touch(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Watched<T> {
+    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.touch();
+        }
+        poll
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Watched<T> {
+    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, data: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
+        let poll = std::pin::Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(poll, std::task::Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        poll
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The reading side of [`Watched`]: resolves once the stream has been idle for `timeout`.
+struct Activity {
+    last: Arc<std::sync::atomic::AtomicU64>,
+    epoch: tokio::time::Instant,
+}
+
+impl Activity {
+    async fn idle_for(&self, timeout: Duration) {
+        loop {
+            let last = self.epoch + Duration::from_millis(self.last.load(std::sync::atomic::Ordering::Relaxed));
+            let deadline = last + timeout;
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+}
+
+/// Runs `connection` until it ends, its lifetime is over, or it has been idle too long.
+async fn run_bounded<F: std::future::Future>(connection: F, activity: Activity, limits: Limits) {
+    tokio::select! {
+        _ = tokio::time::timeout(limits.connection_lifetime, connection) => {}
+        _ = activity.idle_for(limits.idle_timeout) => {}
+    }
+}
+
 /// Serves the application over TLS on `listener` until the process ends.
 pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Arc<App>, limits: Limits) {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -134,6 +214,7 @@ pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, 
         let app = Arc::clone(&app);
         tokio::spawn(async move {
             let _permit = permit;
+            let (stream, activity) = Watched::new(stream);
             let tls = match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 // Failed or slow handshakes are routine on the internet; not worth a log line each.
@@ -151,7 +232,7 @@ pub async fn serve_https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, 
             builder.http1().timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(64 * 1024);
             builder.http2().timer(TokioTimer::new()).max_concurrent_streams(32).max_header_list_size(64 * 1024);
             let connection = builder.serve_connection(TokioIo::new(tls), service);
-            let _ = tokio::time::timeout(limits.connection_lifetime, connection).await;
+            run_bounded(connection, activity, limits).await;
         });
     }
 }
@@ -181,7 +262,8 @@ pub async fn serve_http(listener: TcpListener, challenges: Arc<Challenges>, http
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).max_buf_size(16 * 1024);
-            let _ = tokio::time::timeout(limits.connection_lifetime, builder.serve_connection(TokioIo::new(stream), service)).await;
+            let (stream, activity) = Watched::new(stream);
+            run_bounded(builder.serve_connection(TokioIo::new(stream), service), activity, limits).await;
         });
     }
 }
@@ -235,6 +317,30 @@ mod tests {
         assert_eq!(c.get(""), None);
         c.remove("abc_-1");
         assert_eq!(c.get("abc_-1"), None);
+    }
+
+    #[tokio::test]
+    async fn idle_keep_alive_connections_are_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let limits = Limits { idle_timeout: Duration::from_millis(300), ..Limits::default() };
+        tokio::spawn(serve_http(listener, Challenges::new(), "https://a.b".into(), Arc::new(std::sync::atomic::AtomicBool::new(true)), limits));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let started = tokio::time::Instant::now();
+        // Active use keeps it open past the idle timeout.
+        for _ in 0..4 {
+            stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: a.b\r\n\r\n").await.unwrap();
+            let mut buf = [0u8; 512];
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        assert!(started.elapsed() > Duration::from_millis(500));
+        // Then silence: the server closes.
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await.expect("closed within the idle timeout").unwrap_or(0);
+        assert_eq!(n, 0);
     }
 
     #[test]
