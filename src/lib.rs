@@ -8,6 +8,7 @@
 pub mod log;
 
 pub mod accounts;
+pub mod acme;
 pub mod attest;
 pub mod boot;
 pub mod config;

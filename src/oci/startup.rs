@@ -164,7 +164,8 @@ pub async fn load(resolver: Resolver) -> Result<OciBoot, BootError> {
         }
         None => Notifier::console_only(&config.domain),
     };
-    Ok(OciBoot { config, secrets: Secrets { paypal_secret, signing_key }, notifier, federation })
+    // ACME account key and EAB HMAC key are not fetched from Vault yet: per-boot ACME account.
+    Ok(OciBoot { config, secrets: Secrets { paypal_secret, signing_key, acme: crate::acme::AcmeSecrets::default() }, notifier, federation })
 }
 
 #[cfg(test)]
