@@ -258,6 +258,12 @@ async fn resolve_with(servers: &[IpAddr], name: &str) -> io::Result<Vec<IpAddr>>
     Err(last)
 }
 
+/// Resolves through the servers DHCP named, whether or not this process is PID 1 (what
+/// [`resolve`] does in the VM; tests of the DHCP client use it directly).
+pub async fn resolve_via_dhcp_servers(name: &str) -> io::Result<Vec<IpAddr>> {
+    resolve_with(&servers(), name).await
+}
+
 /// Resolves a host name to addresses (IPv4 first: the VM's network is IPv4).
 ///
 /// In the VM (PID 1) this asks the DHCP-provided servers; elsewhere it uses the system
@@ -273,7 +279,7 @@ pub async fn resolve(name: &str) -> io::Result<Vec<IpAddr>> {
         let addrs = tokio::net::lookup_host((name, 0)).await?;
         return Ok(addrs.map(|a| a.ip()).collect());
     }
-    resolve_with(&servers(), name).await
+    resolve_via_dhcp_servers(name).await
 }
 
 #[cfg(test)]
