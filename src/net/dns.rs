@@ -282,6 +282,11 @@ pub async fn resolve(name: &str) -> io::Result<Vec<IpAddr>> {
     resolve_via_dhcp_servers(name).await
 }
 
+/// [`resolve`] in the shape the outbound HTTP client takes ([`crate::net::http::Resolver::Custom`]).
+pub fn lookup_fn() -> crate::net::http::LookupFn {
+    std::sync::Arc::new(|name: String| Box::pin(async move { resolve(&name).await }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

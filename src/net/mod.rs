@@ -2,5 +2,6 @@
 
 pub mod dhcp;
 pub mod dns;
+pub mod http;
 pub mod link;
 pub mod netlink;

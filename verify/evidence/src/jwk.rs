@@ -1,7 +1,6 @@
 //! The public half of the page-signing key as a JWK (RFC 7517) and its thumbprint (RFC 7638).
 
 use p256::ecdsa::VerifyingKey;
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
