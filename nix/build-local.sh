@@ -63,7 +63,7 @@ python3 "$steps/manifest.py" "$out/manifest.json" \
   --input kernel-source="$tarball" kernel.config="$nix/kernel.config" efi-stub="$stub" Cargo.lock="$repo/Cargo.lock" \
   --tool rustc="$(first rustc -V)" cargo="$(first cargo -V)" gcc="$(first gcc --version)" \
   binutils="$(first ld --version)" kernel="$(cat "$kdir/version")" \
-  mkfs.fat="$(first mkfs.vfat --help)" mtools="$(first mtools --version)" \
+  dosfstools="$(dpkg-query -W -f='${Version}' dosfstools 2>/dev/null || echo unknown)" mtools="$(first mtools --version)" \
   sgdisk="$(sgdisk --version 2>&1 | grep -m1 -i gdisk)" qemu-img="$(first qemu-img --version)" \
   systemd-boot-efi="$(dpkg-query -W -f='${Version}' systemd-boot-efi 2>/dev/null || echo unknown)" \
   linux-source="$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null || echo unknown)"

@@ -21,6 +21,6 @@ mcopy -p -m -i "$work/esp.img" "$work/BOOTX64.EFI" ::/EFI/BOOT/BOOTX64.EFI
 # 1 MiB before the partition (protective MBR + GPT), 1 MiB after it (backup GPT).
 rm -f "$raw"
 truncate -s $((esp_mib + 2))M "$raw"
-sgdisk -q -U "$DISK_GUID" -n "1:2048:+${esp_mib}M" -t 1:ef00 -c 1:ESP -u "1:$ESP_GUID" "$raw" >/dev/null
+sgdisk -U "$DISK_GUID" -n "1:2048:+${esp_mib}M" -t 1:ef00 -c 1:ESP -u "1:$ESP_GUID" "$raw" >/dev/null
 dd if="$work/esp.img" of="$raw" bs=1M seek=1 conv=notrunc status=none
 qemu-img convert -f raw -O qcow2 "$raw" "$qcow2"

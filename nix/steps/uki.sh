@@ -10,7 +10,12 @@ stub=$1 kernel=$2 initrd=$3 cmdline=$4 osrel=$5 out=$6
 align() { echo $(( ($1 + 4095) / 4096 * 4096 )); }
 size() { stat -c %s "$1"; }
 # End of the stub's last section (VMA + size; the stub's ImageBase is 0, so VMA = RVA).
-end=$(objdump -h "$stub" | awk '$1 ~ /^[0-9]+$/ { e = strtonum("0x" $4) + strtonum("0x" $3); if (e > m) m = e } END { print m }')
+end=0
+while read -r idx _name size vma _rest; do
+  case $idx in *[!0-9]* | '') continue ;; esac
+  e=$((16#$vma + 16#$size))
+  [ "$e" -gt "$end" ] && end=$e
+done < <(objdump -h "$stub")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The stub reads .cmdline as a NUL-free string; drop the file's trailing newline.

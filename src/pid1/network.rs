@@ -42,12 +42,15 @@ impl From<LinkError> for NetError {
 const SERVER_PORT: u16 = 67;
 const CLIENT_PORT: u16 = 68;
 
-fn random_xid() -> u32 {
-    let mut b = [0u8; 4];
-    // A fixed xid would still work with one client on the link; randomness only guards
-    // against stale replies from an earlier boot.
-    let _ = getrandom::getrandom(&mut b);
-    u32::from_ne_bytes(b)
+/// A transaction id that differs between boots and transactions. Not from getrandom(): that
+/// blocks until the kernel's CRNG is initialised, which under TCG (no RDRAND) takes seconds, and
+/// an xid only has to tell our transactions apart, not resist guessing.
+fn new_xid(mac: [u8; 6]) -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let mac_bits = u32::from_be_bytes([mac[2], mac[3], mac[4], mac[5]]);
+    nanos ^ mac_bits.rotate_left(7) ^ COUNTER.fetch_add(0x9e37_79b9, Ordering::Relaxed)
 }
 
 struct Client {
@@ -87,7 +90,7 @@ impl Client {
     fn acquire(&self) -> Lease {
         let mut attempt = 0;
         loop {
-            let xid = random_xid();
+            let xid = new_xid(self.nic.mac);
             let delay = dhcp::retransmit_delay(attempt);
             attempt += 1;
             if let Err(e) = self.send(&dhcp::discover(self.nic.mac, xid), Ipv4Addr::BROADCAST) {
@@ -121,7 +124,7 @@ impl Client {
     fn extend(&self, lease: &Lease, until: Instant, renewing: bool) -> Option<Option<Lease>> {
         let mut attempt = 0;
         while Instant::now() < until {
-            let xid = random_xid();
+            let xid = new_xid(self.nic.mac);
             let to = if renewing { lease.server } else { Ipv4Addr::BROADCAST };
             let request = dhcp::request(self.nic.mac, xid, RequestKind::Extending { address: lease.address });
             if let Err(e) = self.send(&request, to) {
