@@ -82,7 +82,16 @@ fn image() -> &'static Path {
         let cmdline = out.join("test-cmdline");
         std::fs::write(&cmdline, test_cmdline()).expect("write cmdline");
         let started = Instant::now();
-        let status = Command::new(Path::new(REPO).join("nix/build-local.sh"))
+        let mut build = Command::new(Path::new(REPO).join("nix/build-local.sh"));
+        // Run the build as a shell would: cargo's per-test variables (CARGO_PKG_*, ...) would
+        // otherwise reach the nested cargo and its build scripts and defeat its cache.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().to_string();
+            if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+                build.env_remove(&key);
+            }
+        }
+        let status = build
             .env("OUT", &out)
             .env("CMDLINE_FILE", &cmdline)
             .status()

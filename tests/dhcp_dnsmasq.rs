@@ -101,7 +101,7 @@ fn dhcp_client_against_dnsmasq() {
         .expect("run inner client");
     let log = format!("{}{}", String::from_utf8_lossy(&inner.stdout), String::from_utf8_lossy(&inner.stderr));
     assert!(inner.status.success(), "inner client failed:\n{log}");
-    eprintln!("inner client ran {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!("inner client ran {:.1} s; its log:\n{log}", started.elapsed().as_secs_f64());
 
     let lease = log.lines().find(|l| l.contains("dhcp: eth0: lease")).unwrap_or_else(|| panic!("no lease line:\n{log}"));
     assert!(lease.contains("/24 from 10.77.0.1 for 120 s"), "{lease}");
