@@ -129,6 +129,7 @@ fn start_metadata_stub() -> u16 {
 struct Vm {
     child: Child,
     serial: PathBuf,
+    monitor: PathBuf,
     http_port: u16,
     https_port: u16,
 }
@@ -143,7 +144,9 @@ impl Vm {
         let dir = Path::new(TMP).join(name);
         std::fs::create_dir_all(&dir).expect("vm dir");
         let serial = dir.join("serial.log");
+        let monitor = dir.join("monitor.sock");
         let _ = std::fs::remove_file(&serial);
+        let _ = std::fs::remove_file(&monitor);
         let (http_port, https_port, imds_port) = (free_port(), free_port(), start_metadata_stub());
         let netdev = format!(
             "user,id=n0,net=169.254.169.0/24,guestfwd=tcp:169.254.169.254:80-cmd:socat STDIO TCP:127.0.0.1:{imds_port},\
@@ -153,7 +156,9 @@ impl Vm {
         cmd.args(["-nodefaults", "-machine", "q35", "-accel", "tcg", "-m", "512M", "-smp", "2", "-display", "none", "-no-reboot"])
             .arg("-serial")
             .arg(format!("file:{}", serial.display()))
-            .args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=n0"]);
+            .args(["-netdev", &netdev, "-device", "virtio-net-pci,netdev=n0"])
+            .arg("-monitor")
+            .arg(format!("unix:{},server=on,wait=off", monitor.display()));
         match boot {
             Boot::Direct { kernel, initrd, cmdline } => {
                 cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(initrd).arg("-append").arg(cmdline);
@@ -168,7 +173,26 @@ impl Vm {
             }
         }
         let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("start qemu");
-        Vm { child, serial, http_port, https_port }
+        Vm { child, serial, monitor, http_port, https_port }
+    }
+
+    /// Presses the virtual ACPI power button (what OCI's "stop" does).
+    fn power_button(&self) {
+        let mut mon = std::os::unix::net::UnixStream::connect(&self.monitor).expect("connect QEMU monitor");
+        mon.write_all(b"system_powerdown\n").expect("send system_powerdown");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// Waits for QEMU to exit on its own (the guest powered off).
+    fn wait_exit(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("guest did not power off within {timeout:?}; serial log:\n{}", self.log());
     }
 
     fn log(&self) -> String {
@@ -253,6 +277,13 @@ fn direct_boot_reaches_https_listener() {
         Boot::Direct { kernel: &image.join("bzImage"), initrd: &image.join("initrd.cpio"), cmdline: &cmdline },
     );
     check_boot_to_listener(&mut vm, Duration::from_secs(180));
+    // Graceful stop: ACPI power button -> kernel's tiny power button driver -> SIGPWR to /init
+    // -> the service stops -> PID 1 powers off -> QEMU exits.
+    vm.power_button();
+    vm.wait_for("init: Pwr received; shutting down", Duration::from_secs(30));
+    vm.wait_for("init: service stopped; powering off", Duration::from_secs(30));
+    vm.wait_exit(Duration::from_secs(30));
+    assert!(vm.log().contains("reboot: Power down"), "no clean power-off; serial log:\n{}", vm.log());
 }
 
 #[test]
