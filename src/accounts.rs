@@ -8,7 +8,9 @@
 //! reservation removes its entry again when dropped, unless [`Reservation::commit`] was called:
 //! a login that fails after the check (signing, attestation, rendering) never burns the account.
 
+use hmac::{Hmac, Mac};
 use paypal_auth_evidence::binding::Environment;
+use sha2::Sha256;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,7 +28,8 @@ pub enum Refusal {
 
 /// The set of accounts that have used the service this boot.
 pub struct OneUseSet {
-    key: [u8; 32],
+    /// HMAC keyed once per boot; cloning the keyed state skips the key schedule per lookup.
+    mac: Hmac<Sha256>,
     capacity: usize,
     entries: Mutex<HashSet<AccountKey>>,
 }
@@ -39,15 +42,20 @@ impl OneUseSet {
 
     /// An empty set with a given key (benchmarks and tests).
     pub fn with_key(key: [u8; 32], capacity: usize) -> Arc<Self> {
-        Arc::new(OneUseSet { key, capacity, entries: Mutex::new(HashSet::new()) })
+        // HMAC takes keys of any length, so this cannot fail; an empty-keyed MAC would still be
+        // correct, merely unkeyed, so no panic path is needed.
+        let mac = Hmac::<Sha256>::new_from_slice(&key).unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()));
+        Arc::new(OneUseSet { mac, capacity, entries: Mutex::new(HashSet::new()) })
     }
 
     /// The stored key of an account.
     pub fn account_key(&self, environment: Environment, client_id: &str, user_id: &str) -> AccountKey {
-        let tag = crate::crypto::hmac_parts(
-            &self.key,
-            &[environment.as_str().as_bytes(), client_id.as_bytes(), user_id.as_bytes()],
-        );
+        let mut mac = self.mac.clone();
+        for part in [environment.as_str().as_bytes(), client_id.as_bytes(), user_id.as_bytes()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        let tag = mac.finalize().into_bytes();
         let mut out = [0u8; 16];
         out.copy_from_slice(&tag[..16]);
         out

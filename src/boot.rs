@@ -6,6 +6,8 @@
 use crate::attest;
 use crate::config::{Config, TlsSource};
 use crate::net::http::{HttpClient, Resolver};
+use crate::oci::config_source::ConfigSource;
+use crate::oci::notify::{Event, Notifier};
 use crate::paypal::PaypalClient;
 use crate::secret::Secret;
 use crate::serve::{self, Challenges, Limits};
@@ -72,14 +74,37 @@ pub fn secrets_from_env() -> Result<Secrets, String> {
 }
 
 /// Starts the service and serves until the process ends.
+///
+/// `CONFIG_SOURCE` picks where configuration and secrets come from: `env` (default, local runs)
+/// or `oci` (instance metadata + Vault, see [`crate::oci::startup`]).
 pub async fn run(resolver: Resolver) -> Result<(), BootError> {
-    let config = step("config", Config::from_env)?;
-    let secrets = step("secrets", secrets_from_env)?;
+    let (config, secrets, notifier) = match step("config-source", ConfigSource::from_env)? {
+        ConfigSource::Env => {
+            let config = step("config", Config::from_env)?;
+            let secrets = step("secrets", secrets_from_env)?;
+            let notifier = Notifier::console_only(&config.domain);
+            (config, secrets, notifier)
+        }
+        ConfigSource::Oci => {
+            let oci = crate::oci::startup::load(resolver.clone()).await?;
+            (oci.config, oci.secrets, oci.notifier)
+        }
+    };
+    let result = serve_with(config, secrets, notifier.clone(), resolver).await;
+    if let Err(e) = &result {
+        notifier.notify_and_wait(Event::Fatal { reason: e.to_string() }, std::time::Duration::from_secs(10)).await;
+    }
+    result
+}
+
+/// Builds the app from the configuration and secrets, then serves.
+async fn serve_with(config: Config, secrets: Secrets, notifier: Notifier, resolver: Resolver) -> Result<(), BootError> {
     let signer = step("signing-key", || match &secrets.signing_key {
         Some(pem) => PageSigner::from_pem(pem),
         None => Ok(PageSigner::generate()),
     })?;
     crate::info!("boot", "signing key {} ({})", signer.kid(), if signer.is_ephemeral() { "generated in this boot" } else { "loaded from a secret" });
+    let boot_event = Event::BootComplete { signing_public_jwk: serde_json::to_string(signer.jwk()).unwrap_or_default(), ephemeral_key: signer.is_ephemeral() };
     let http = step("outbound-http", || HttpClient::new(config.outbound_ca_file.as_deref(), resolver.clone()))?;
     let tls_key = step("tls-key", TlsKey::generate)?;
     let attester = attest::detect();
@@ -117,6 +142,7 @@ pub async fn run(resolver: Resolver) -> Result<(), BootError> {
     let tls_config = step("tls-config", || tls::server_config(Arc::clone(&store)))?;
     ready.store(true, std::sync::atomic::Ordering::Release);
     crate::info!("boot", "serving {} on https://{} (http on {})", config.public_url, config.https_addr, config.http_addr);
+    notifier.notify(boot_event);
     serve::serve_https(https_listener, tls_config, app, limits).await;
     Ok(())
 }

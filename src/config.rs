@@ -44,6 +44,8 @@ pub enum Key {
     AccountCapacity,
     /// `OUTBOUND_CA_FILE`: a PEM file of extra roots for outbound TLS (tests with local CAs).
     OutboundCaFile,
+    /// `LOGIN_RATE_LIMIT`: logins a client address may start per minute (also the burst); default 60.
+    LoginRateLimit,
 }
 
 impl Key {
@@ -62,6 +64,7 @@ impl Key {
             Key::TlsSource => "TLS_SOURCE",
             Key::AccountCapacity => "ACCOUNT_CAPACITY",
             Key::OutboundCaFile => "OUTBOUND_CA_FILE",
+            Key::LoginRateLimit => "LOGIN_RATE_LIMIT",
         }
     }
 
@@ -73,6 +76,7 @@ impl Key {
             Key::PaypalEnvironment => Some("paypal_environment"),
             Key::Domain => Some("domain"),
             Key::AccountCapacity => Some("account_capacity"),
+            Key::LoginRateLimit => Some("login_rate_limit"),
             _ => None,
         }
     }
@@ -159,6 +163,8 @@ pub struct Config {
     pub account_capacity: usize,
     /// Extra outbound TLS roots (PEM file path).
     pub outbound_ca_file: Option<String>,
+    /// Logins per minute per client address (and the burst).
+    pub login_rate_limit: u32,
 }
 
 impl Config {
@@ -228,7 +234,15 @@ impl Config {
                 _ => return Err(invalid(Key::AccountCapacity, "expected a whole number from 1 to 100000000")),
             },
         };
+        let login_rate_limit = match get(Key::LoginRateLimit) {
+            None => 60,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => return Err(invalid(Key::LoginRateLimit, "expected logins per minute from 1 to 1000000")),
+            },
+        };
         Ok(Config {
+            login_rate_limit,
             client_id,
             environment,
             paypal,

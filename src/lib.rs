@@ -15,6 +15,7 @@ pub mod boot;
 pub mod config;
 pub mod crypto;
 pub mod net;
+pub mod oci;
 pub mod paypal;
 pub mod pid1;
 pub mod secret;

@@ -4,6 +4,9 @@
 //! picks one at boot ([`detect`]) and never simulates one: where no SNP device exists, the
 //! [`NoAttestation`] provider says so plainly on every page and in every evidence bundle.
 
+pub mod snp;
+pub mod tsm;
+
 use paypal_auth_evidence::bundle::NO_ATTESTATION;
 use std::future::Future;
 use std::pin::Pin;
@@ -69,8 +72,40 @@ impl Attester for NoAttestation {
     }
 }
 
-/// Picks the attestation provider for this host.
+/// Picks the attestation provider for this host: SEV-SNP when the configfs-tsm interface
+/// (configfs mounted at `/sys/kernel/config`) reports the `sev_guest` provider, else
+/// [`NoAttestation`]. Nothing is simulated.
 pub fn detect() -> Box<dyn Attester> {
+    detect_at(std::path::Path::new(tsm::DEFAULT_ROOT))
+}
+
+/// [`detect`] with the configfs-tsm root as a parameter.
+pub fn detect_at(root: &std::path::Path) -> Box<dyn Attester> {
+    if root.is_dir() {
+        let snp = snp::SnpAttester::new(root);
+        match snp.probe() {
+            Ok(true) => {
+                crate::info!("attest", "SEV-SNP guest: reports through configfs-tsm at {}", root.display());
+                return Box::new(snp);
+            }
+            Ok(false) => crate::warn!("attest", "configfs-tsm at {} is not the sev_guest provider", root.display()),
+            Err(e) => crate::warn!("attest", "configfs-tsm probe failed: {e}"),
+        }
+    } else if std::path::Path::new("/dev/sev-guest").exists() {
+        // The ioctl interface needs unsafe code this crate does not carry; kernels >= 6.7
+        // offer configfs-tsm whenever they offer /dev/sev-guest.
+        crate::warn!("attest", "/dev/sev-guest exists but configfs-tsm does not (kernel < 6.7 or configfs not mounted)");
+    }
     crate::info!("attest", "{NO_ATTESTATION}: using the 'none' provider");
     Box::new(NoAttestation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detect_without_interface_is_none() {
+        assert_eq!(detect_at(std::path::Path::new("/nonexistent/pav/tsm")).platform(), "none");
+    }
 }

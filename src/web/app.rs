@@ -115,7 +115,7 @@ impl App {
         Arc::new(App {
             accounts: OneUseSet::new(parts.config.account_capacity),
             logins: LoginStates::new(100_000),
-            login_limit: RateLimiter::new(200, 5.0, 100_000),
+            login_limit: RateLimiter::new(parts.config.login_rate_limit, f64::from(parts.config.login_rate_limit) / 60.0, 100_000),
             attestation_limit: RateLimiter::new(10, 0.5, 100_000),
             config: parts.config,
             paypal: parts.paypal,
@@ -152,7 +152,7 @@ impl App {
             "/" => self.page(Page { status: StatusCode::OK, body: html::index(&self.banner, self.accounts.len(), self.accounts.capacity()) }),
             "/healthz" => text(StatusCode::OK, "ok\n"),
             "/login" => self.login(client),
-            "/callback" => self.callback(query, headers, client).await,
+            "/callback" => self.callback(query, headers).await,
             "/attestation" => self.attestation(query, client).await,
             _ => self.page(Page { status: StatusCode::NOT_FOUND, body: self.message("Not found", "There is nothing at this address.", true) }),
         }
@@ -201,10 +201,9 @@ impl App {
         response
     }
 
-    async fn callback(&self, query: &str, headers: &HeaderMap, client: IpAddr) -> WebResponse {
-        if !self.login_limit.allow(client, Instant::now()) {
-            return self.too_many();
-        }
+    /// The callback needs no rate limit of its own: only a state issued by `/login` (which is
+    /// limited) leads to a PayPal call, and every other callback is refused without one.
+    async fn callback(&self, query: &str, headers: &HeaderMap) -> WebResponse {
         let params = CallbackParams::parse(query);
         let cookie = login_cookie(headers);
         let mut response = match params {
