@@ -58,7 +58,12 @@ macro_rules! skip_if {
 /// service reads (the kernel hands unknown `KEY=value` parameters to /init as environment).
 pub fn test_cmdline() -> String {
     let base = std::fs::read_to_string(Path::new(REPO).join("nix/cmdline")).expect("nix/cmdline");
+    // Keep the kernel's own parameters of the measured line; replace its service environment
+    // (CONFIG_SOURCE=oci) with the test's (the kernel gives init the first of duplicate keys).
+    let base: Vec<&str> = base.split_whitespace().filter(|w| !w.contains('=') || w.starts_with("console=") || w.starts_with("panic=")).collect();
+    let base = base.join(" ");
     let env = [
+        "CONFIG_SOURCE=env",
         "PAYPAL_CLIENT_ID=boot-test-client",
         "PAYPAL_SECRET=boot-test-secret",
         "DOMAIN=localhost",
@@ -67,7 +72,7 @@ pub fn test_cmdline() -> String {
         "HTTP_ADDR=0.0.0.0:80",
         "HTTPS_ADDR=0.0.0.0:443",
     ];
-    let line = format!("{} {}", base.trim(), env.join(" "));
+    let line = format!("{base} {}", env.join(" "));
     assert!(line.len() < 2048, "x86 command lines are limited to 2048 bytes");
     line
 }
