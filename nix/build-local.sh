@@ -31,6 +31,7 @@ if [ ! -f "$kdir/bzImage" ]; then
   log "kernel: building (cache miss, key $key); this takes 10-13 min on 2 cores"
   mkdir -p "$cache/kernel"
   work=$(mktemp -d "$cache/kernel/build.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
   tar -xf "$tarball" -C "$work"
   src=$(find "$work" -mindepth 1 -maxdepth 1 -type d | head -1)
   "$steps/kernel.sh" "$src" "$nix/kernel.config" "$nix/kernel-fragment.config" "$work/out"

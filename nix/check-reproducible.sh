@@ -11,7 +11,8 @@
 # Usage: nix/check-reproducible.sh [git-rev, default HEAD]
 set -euo pipefail
 repo=$(git -C "$(dirname "$(realpath "$0")")" rev-parse --show-toplevel)
-rev=${1:-HEAD}
+# Resolve the revision once: both builds must be of the same commit even if the branch moves.
+rev=$(git -C "$repo" rev-parse --verify "${1:-HEAD}^{commit}")
 work=$(mktemp -d /tmp/paa-repro.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 for i in 1 2; do
@@ -39,4 +40,4 @@ if a != b:
     bad += 1
 sys.exit(1 if bad else 0)
 PY
-echo "[check-reproducible] identical: every artifact of two clean builds has the same sha256" >&2
+echo "[check-reproducible] identical: every artifact of two clean builds of $rev has the same sha256" >&2
