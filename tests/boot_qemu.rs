@@ -101,3 +101,25 @@ fn initramfs_holds_exactly_init_and_console() {
     assert_eq!(&cpio[at..at + init.len()], &init[..]);
     eprintln!("figures: init {} bytes, initrd.cpio {} bytes", init.len(), cpio.len());
 }
+
+#[test]
+fn fatal_service_error_restarts_the_vm_cleanly() {
+    skip_if!(boot_skip_reason());
+    let image = image();
+    let _one = QEMU_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    // An invalid configuration source makes the service exit with an error: PID 1 must turn
+    // that into a logged, clean restart (here: QEMU exits because of -no-reboot), never into
+    // "Kernel panic - not syncing: Attempted to kill init".
+    let cmdline = "console=ttyS0,115200 panic=-1 CONFIG_SOURCE=bogus";
+    let mut vm = Vm::start(
+        "fatal",
+        Boot::Direct { kernel: &image.join("bzImage"), initrd: &image.join("initrd.cpio"), cmdline },
+        start_metadata_stub(),
+    );
+    vm.wait_for("boot: step dhcp ok", Duration::from_secs(180));
+    vm.wait_for("init: service exited; restarting", Duration::from_secs(60));
+    vm.wait_exit(Duration::from_secs(60));
+    let log = vm.log();
+    assert!(log.contains("reboot: Restarting system"), "no clean restart; serial log:\n{log}");
+    assert!(!log.contains("Kernel panic"), "init died instead of restarting; serial log:\n{log}");
+}
