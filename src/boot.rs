@@ -3,6 +3,7 @@
 //! A step that fails returns a [`BootError`] naming the step; `main` logs it and (as PID 1)
 //! reboots. Nothing serves logins before the PayPal secret is loaded.
 
+use crate::acme;
 use crate::attest;
 use crate::config::{Config, TlsSource};
 use crate::net::http::{HttpClient, Resolver};
@@ -65,12 +66,14 @@ pub struct Secrets {
     pub paypal_secret: Secret,
     /// Optional PKCS#8 PEM signing key.
     pub signing_key: Option<Secret>,
+    /// ACME account key and EAB HMAC key, when configured.
+    pub acme: crate::acme::AcmeSecrets,
 }
 
 /// Reads the secrets from the process environment (local runs).
 pub fn secrets_from_env() -> Result<Secrets, String> {
     let paypal_secret = crate::config::secret_from_env("PAYPAL_SECRET").ok_or("PAYPAL_SECRET is not set")?;
-    Ok(Secrets { paypal_secret, signing_key: crate::config::secret_from_env("SIGNING_KEY") })
+    Ok(Secrets { paypal_secret, signing_key: crate::config::secret_from_env("SIGNING_KEY"), acme: crate::acme::AcmeSecrets::from_env() })
 }
 
 /// Starts the service and serves until the process ends.
@@ -106,10 +109,11 @@ async fn serve_with(config: Config, secrets: Secrets, notifier: Notifier, resolv
     crate::info!("boot", "signing key {} ({})", signer.kid(), if signer.is_ephemeral() { "generated in this boot" } else { "loaded from a secret" });
     let boot_event = Event::BootComplete { signing_public_jwk: serde_json::to_string(signer.jwk()).unwrap_or_default(), ephemeral_key: signer.is_ephemeral() };
     let http = step("outbound-http", || HttpClient::new(config.outbound_ca_file.as_deref(), resolver.clone()))?;
-    let tls_key = step("tls-key", TlsKey::generate)?;
+    let tls_key = Arc::new(step("tls-key", TlsKey::generate)?);
     let attester = attest::detect();
     let paypal = PaypalClient::new(http.clone(), &config, &secrets.paypal_secret);
-    drop(secrets);
+    let Secrets { paypal_secret, signing_key, acme: acme_secrets } = secrets;
+    drop((paypal_secret, signing_key));
     let self_signed = config.tls_source == TlsSource::SelfSigned;
     let app = App::new(AppParts {
         config: config.clone(),
@@ -126,8 +130,9 @@ async fn serve_with(config: Config, secrets: Secrets, notifier: Notifier, resolv
     let ready = Arc::new(AtomicBool::new(false));
     let http_listener = step_async("listen-http", serve::bind(config.http_addr)).await?;
     let https_listener = step_async("listen-https", serve::bind(config.https_addr)).await?;
-    let limits = Limits::default();
-    tokio::spawn(serve::serve_http(http_listener, Arc::clone(&challenges), config.public_url.clone(), Arc::clone(&ready), limits));
+    // Sized to the open-files limit (which the PID-1 code in src/sys raises soft→hard first).
+    let (limits, http_limits) = Limits::for_fd_limit(serve::nofile_soft_limit());
+    tokio::spawn(serve::serve_http(http_listener, Arc::clone(&challenges), config.public_url.clone(), Arc::clone(&ready), http_limits));
 
     match config.tls_source {
         TlsSource::SelfSigned => {
@@ -136,7 +141,14 @@ async fn serve_with(config: Config, secrets: Secrets, notifier: Notifier, resolv
             crate::warn!("tls", "serving a SELF-SIGNED certificate (local run); pages say so");
         }
         TlsSource::Acme => {
-            return Err(BootError { step: "certificate", reason: "ACME is not available in this build yet; set TLS_SOURCE=self-signed for local runs".into() });
+            let settings = step("acme-settings", || acme::AcmeSettings::from_config(&config, acme_secrets))?;
+            let mut issuer = step("acme-client", || {
+                acme::Issuer::new(settings, http.clone(), Arc::clone(&challenges), Arc::clone(&tls_key), Arc::new(notifier.clone()))
+            })?;
+            // Retries with backoff until a certificate exists; port 80 is already answering.
+            let issued = step_async("certificate", async { Ok::<_, std::convert::Infallible>(acme::obtain_first(&mut issuer).await) }).await?;
+            store.set(Arc::clone(&issued.certified));
+            tokio::spawn(acme::renew_forever(issuer, Arc::clone(&store), issued));
         }
     }
     let tls_config = step("tls-config", || tls::server_config(Arc::clone(&store)))?;

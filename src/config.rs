@@ -11,6 +11,7 @@
 //! Secrets are not configuration: they arrive through [`crate::secret::Secret`] from the
 //! environment (local runs) or OCI Vault.
 
+use crate::acme::ca::KnownCa;
 use crate::secret::Secret;
 use paypal_auth_evidence::binding::Environment;
 use std::net::SocketAddr;
@@ -44,6 +45,22 @@ pub enum Key {
     AccountCapacity,
     /// `OUTBOUND_CA_FILE`: a PEM file of extra roots for outbound TLS (tests with local CAs).
     OutboundCaFile,
+    /// `ACME_DIRECTORY`: the compiled-in ACME CA to use first (default `letsencrypt`).
+    AcmeDirectory,
+    /// `ACME_FALLBACK`: comma-separated compiled-in CAs to try, in order, when the ones before
+    /// are rate-limited (default none).
+    AcmeFallback,
+    /// `ACME_EMAIL`: contact address given to the CA (optional).
+    AcmeEmail,
+    /// `ACME_EAB_KID`: External Account Binding key id for the CAs that require one (the HMAC
+    /// key is a secret, `ACME_EAB_HMAC`).
+    AcmeEabKid,
+    /// `ACME_DIRECTORY_URL`: test-only override of the first CA's directory URL; process
+    /// environment only.
+    AcmeDirectoryUrl,
+    /// `ACME_RETRY_BASE_MS`: first retry delay of the ACME scheduler (default 2000; tests use
+    /// less); process environment only.
+    AcmeRetryBaseMs,
     /// `LOGIN_RATE_LIMIT`: logins a client address may start per minute (also the burst); default 60.
     LoginRateLimit,
 }
@@ -64,6 +81,12 @@ impl Key {
             Key::TlsSource => "TLS_SOURCE",
             Key::AccountCapacity => "ACCOUNT_CAPACITY",
             Key::OutboundCaFile => "OUTBOUND_CA_FILE",
+            Key::AcmeDirectory => "ACME_DIRECTORY",
+            Key::AcmeFallback => "ACME_FALLBACK",
+            Key::AcmeEmail => "ACME_EMAIL",
+            Key::AcmeEabKid => "ACME_EAB_KID",
+            Key::AcmeDirectoryUrl => "ACME_DIRECTORY_URL",
+            Key::AcmeRetryBaseMs => "ACME_RETRY_BASE_MS",
             Key::LoginRateLimit => "LOGIN_RATE_LIMIT",
         }
     }
@@ -76,6 +99,10 @@ impl Key {
             Key::PaypalEnvironment => Some("paypal_environment"),
             Key::Domain => Some("domain"),
             Key::AccountCapacity => Some("account_capacity"),
+            Key::AcmeDirectory => Some("acme_directory"),
+            Key::AcmeFallback => Some("acme_fallback"),
+            Key::AcmeEmail => Some("acme_email"),
+            Key::AcmeEabKid => Some("acme_eab_kid"),
             Key::LoginRateLimit => Some("login_rate_limit"),
             _ => None,
         }
@@ -114,6 +141,23 @@ pub enum TlsSource {
     Acme,
     /// A certificate generated at start and signed by itself; for local runs only.
     SelfSigned,
+}
+
+/// ACME settings (used when [`TlsSource::Acme`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcmeConfig {
+    /// The CA asked first.
+    pub directory: KnownCa,
+    /// CAs asked, in order, when the ones before are rate-limited.
+    pub fallback: Vec<KnownCa>,
+    /// Contact address, if any.
+    pub email: Option<String>,
+    /// External Account Binding key id for CAs that require EAB.
+    pub eab_kid: Option<String>,
+    /// Test-only directory URL replacing `directory`'s (process environment only).
+    pub directory_url_override: Option<String>,
+    /// First retry delay of the scheduler.
+    pub retry_base: Duration,
 }
 
 /// Where the PayPal endpoints are.
@@ -163,6 +207,8 @@ pub struct Config {
     pub account_capacity: usize,
     /// Extra outbound TLS roots (PEM file path).
     pub outbound_ca_file: Option<String>,
+    /// ACME settings.
+    pub acme: AcmeConfig,
     /// Logins per minute per client address (and the burst).
     pub login_rate_limit: u32,
 }
@@ -234,6 +280,7 @@ impl Config {
                 _ => return Err(invalid(Key::AccountCapacity, "expected a whole number from 1 to 100000000")),
             },
         };
+        let acme = parse_acme(&get)?;
         let login_rate_limit = match get(Key::LoginRateLimit) {
             None => 60,
             Some(v) => match v.parse::<u32>() {
@@ -254,6 +301,7 @@ impl Config {
             tls_source,
             account_capacity,
             outbound_ca_file: get(Key::OutboundCaFile),
+            acme,
         })
     }
 
@@ -261,6 +309,64 @@ impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         Config::parse(&|key| std::env::var(key.env_name()).ok())
     }
+}
+
+fn parse_acme(get: &dyn Fn(Key) -> Option<String>) -> Result<AcmeConfig, ConfigError> {
+    let invalid = |key: Key, reason: String| ConfigError::Invalid { key, reason };
+    let ca = |key: Key, name: &str| KnownCa::parse(name).ok_or_else(|| invalid(key, format!("expected one of {}", KnownCa::names())));
+    let directory = match get(Key::AcmeDirectory) {
+        None => KnownCa::LetsEncrypt,
+        Some(name) => ca(Key::AcmeDirectory, &name)?,
+    };
+    let mut fallback = Vec::new();
+    if let Some(list) = get(Key::AcmeFallback) {
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let next = ca(Key::AcmeFallback, name)?;
+            if next == directory || fallback.contains(&next) {
+                return Err(invalid(Key::AcmeFallback, format!("{name} is listed twice")));
+            }
+            fallback.push(next);
+        }
+    }
+    let email = get(Key::AcmeEmail);
+    if let Some(address) = &email {
+        if !is_email(address) {
+            return Err(invalid(Key::AcmeEmail, "expected one address such as ops@example.com".into()));
+        }
+    }
+    let eab_kid = get(Key::AcmeEabKid);
+    if let Some(kid) = &eab_kid {
+        if kid.len() > 256 || !kid.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(Key::AcmeEabKid, "expected up to 256 printable ASCII characters".into()));
+        }
+    }
+    let directory_url_override = match get(Key::AcmeDirectoryUrl) {
+        None => None,
+        Some(url) => {
+            let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048 && !url.contains([' ', '@']);
+            if !ok {
+                return Err(invalid(Key::AcmeDirectoryUrl, "expected an http(s) URL without credentials".into()));
+            }
+            Some(url)
+        }
+    };
+    let retry_base = match get(Key::AcmeRetryBaseMs) {
+        None => Duration::from_secs(2),
+        Some(v) => match v.parse::<u64>() {
+            Ok(ms) if (10..=60_000).contains(&ms) => Duration::from_millis(ms),
+            _ => return Err(invalid(Key::AcmeRetryBaseMs, "expected milliseconds between 10 and 60000".into())),
+        },
+    };
+    Ok(AcmeConfig { directory, fallback, email, eab_kid, directory_url_override, retry_base })
+}
+
+fn is_email(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else { return false };
+    address.len() <= 254
+        && !local.is_empty()
+        && local.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b',' | b'<' | b'>' | b'"' | b'@' | b'\\'))
+        && is_dns_name(&domain.to_ascii_lowercase())
+        && domain.contains('.')
 }
 
 /// Secrets read from the process environment (local runs; the VM reads them from OCI Vault).
@@ -348,8 +454,40 @@ mod tests {
     }
 
     #[test]
+    fn acme_keys() {
+        let c = parse(&[("PAYPAL_CLIENT_ID", "a"), ("DOMAIN", "a.b")]).unwrap();
+        assert_eq!(c.acme.directory, KnownCa::LetsEncrypt);
+        assert!(c.acme.fallback.is_empty() && c.acme.email.is_none() && c.acme.directory_url_override.is_none());
+        assert_eq!(c.acme.retry_base, Duration::from_secs(2));
+        let c = parse(&[
+            ("PAYPAL_CLIENT_ID", "a"),
+            ("DOMAIN", "a.b"),
+            ("ACME_DIRECTORY", "letsencrypt-staging"),
+            ("ACME_FALLBACK", "zerossl, google"),
+            ("ACME_EMAIL", "ops@example.com"),
+            ("ACME_EAB_KID", "kid-1"),
+            ("ACME_DIRECTORY_URL", "https://127.0.0.1:14000/dir"),
+            ("ACME_RETRY_BASE_MS", "100"),
+        ])
+        .unwrap();
+        assert_eq!(c.acme.directory, KnownCa::LetsEncryptStaging);
+        assert_eq!(c.acme.fallback, vec![KnownCa::ZeroSsl, KnownCa::Google]);
+        assert_eq!(c.acme.email.as_deref(), Some("ops@example.com"));
+        assert_eq!(c.acme.directory_url_override.as_deref(), Some("https://127.0.0.1:14000/dir"));
+        assert_eq!(c.acme.retry_base, Duration::from_millis(100));
+        let bad = |k: &str, v: &str| parse(&[("PAYPAL_CLIENT_ID", "a"), ("DOMAIN", "a.b"), (k, v)]).unwrap_err();
+        assert!(matches!(bad("ACME_DIRECTORY", "https://evil/dir"), ConfigError::Invalid { key: Key::AcmeDirectory, .. }));
+        assert!(matches!(bad("ACME_FALLBACK", "letsencrypt"), ConfigError::Invalid { key: Key::AcmeFallback, .. }));
+        assert!(matches!(bad("ACME_FALLBACK", "zerossl,nope"), ConfigError::Invalid { key: Key::AcmeFallback, .. }));
+        assert!(matches!(bad("ACME_EMAIL", "a@b"), ConfigError::Invalid { key: Key::AcmeEmail, .. }));
+        assert!(matches!(bad("ACME_EMAIL", "a,b@c.d"), ConfigError::Invalid { key: Key::AcmeEmail, .. }));
+        assert!(matches!(bad("ACME_DIRECTORY_URL", "ftp://x"), ConfigError::Invalid { key: Key::AcmeDirectoryUrl, .. }));
+        assert!(matches!(bad("ACME_RETRY_BASE_MS", "0"), ConfigError::Invalid { key: Key::AcmeRetryBaseMs, .. }));
+    }
+
+    #[test]
     fn metadata_cannot_set_endpoints_or_roots() {
-        for key in [Key::PaypalAuthBase, Key::PaypalApiBase, Key::OutboundCaFile, Key::PublicUrl, Key::TlsSource] {
+        for key in [Key::PaypalAuthBase, Key::PaypalApiBase, Key::OutboundCaFile, Key::PublicUrl, Key::TlsSource, Key::AcmeDirectoryUrl, Key::AcmeRetryBaseMs] {
             assert_eq!(key.metadata_name(), None, "{key:?}");
         }
     }

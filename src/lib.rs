@@ -10,6 +10,7 @@
 pub mod log;
 
 pub mod accounts;
+pub mod acme;
 pub mod attest;
 pub mod boot;
 pub mod config;

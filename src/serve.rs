@@ -44,6 +44,42 @@ impl Default for Limits {
     }
 }
 
+/// File descriptors kept free for everything that is not an inbound connection (outbound
+/// clients, ACME, logging, the runtime).
+const RESERVED_FDS: u64 = 128;
+
+impl Limits {
+    /// Connection caps that fit in `fd_limit` open files: after [`RESERVED_FDS`], three quarters
+    /// go to HTTPS and one quarter to port 80, each between 16 and the default 1024. Returns
+    /// `(https, http)`. `None` (limit unknown) gives the defaults.
+    ///
+    /// Raising `RLIMIT_NOFILE` (soft to hard) needs a system call, which is the PID-1 code's
+    /// job (`src/sys`, the only place allowed `unsafe`): it must run before the listeners are
+    /// sized, and [`nofile_soft_limit`] then reads the raised value.
+    pub fn for_fd_limit(fd_limit: Option<u64>) -> (Limits, Limits) {
+        let default = Limits::default();
+        let Some(limit) = fd_limit else { return (default, default) };
+        let usable = limit.saturating_sub(RESERVED_FDS);
+        let cap = |share: u64| usize::try_from(share).unwrap_or(usize::MAX).clamp(16, default.max_connections);
+        (Limits { max_connections: cap(usable / 4 * 3), ..default }, Limits { max_connections: cap(usable / 4), ..default })
+    }
+}
+
+/// The soft `Max open files` limit from the text of `/proc/self/limits`.
+pub fn parse_nofile_soft_limit(text: &str) -> Option<u64> {
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line.trim_start_matches("Max open files").split_whitespace().next()?;
+    match soft {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
+}
+
+/// This process's soft open-files limit, read from `/proc/self/limits` (`None` without /proc).
+pub fn nofile_soft_limit() -> Option<u64> {
+    parse_nofile_soft_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
 /// Tokens and key authorizations of pending HTTP-01 challenges, served on port 80.
 #[derive(Debug, Default)]
 pub struct Challenges {
@@ -199,6 +235,22 @@ mod tests {
         assert_eq!(c.get(""), None);
         c.remove("abc_-1");
         assert_eq!(c.get("abc_-1"), None);
+    }
+
+    #[test]
+    fn connection_caps_fit_the_fd_limit() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 524288               files\n";
+        assert_eq!(parse_nofile_soft_limit(text), Some(1024));
+        assert_eq!(parse_nofile_soft_limit("Max open files  unlimited unlimited files"), Some(u64::MAX));
+        assert_eq!(parse_nofile_soft_limit("nothing"), None);
+        let (https, http) = Limits::for_fd_limit(Some(1024));
+        assert_eq!((https.max_connections, http.max_connections), (672, 224));
+        assert!(https.max_connections + http.max_connections + 128 <= 1024);
+        let (https, http) = Limits::for_fd_limit(Some(1 << 20));
+        assert_eq!((https.max_connections, http.max_connections), (1024, 1024));
+        let (https, http) = Limits::for_fd_limit(Some(64));
+        assert_eq!((https.max_connections, http.max_connections), (16, 16));
+        assert_eq!(Limits::for_fd_limit(None).0.max_connections, 1024);
     }
 
     #[test]

@@ -340,3 +340,48 @@ async fn logins_are_rate_limited_per_client() {
     }
     assert_eq!(statuses, [302, 302, 302, 429, 429]);
 }
+
+#[tokio::test]
+async fn the_verifier_accepts_a_real_page_with_verdict_none() {
+    let stack = Stack::start().await;
+    let page = stack.browser().login(&stack.url, "alice").await.unwrap();
+    assert_eq!(page.status, 200);
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let saved = dir.join(format!("page-{}.html", std::process::id()));
+    std::fs::write(&saved, &page.body).unwrap();
+    // The verifier binary is built by cargo for the workspace; find it next to the service.
+    let verifier = std::path::Path::new(common::SERVICE_BIN).with_file_name("paypal-auth-verify");
+    if !verifier.exists() {
+        let status = std::process::Command::new(env!("CARGO")).args(["build", "-q", "-p", "paypal-auth-verify"]).status().unwrap();
+        assert!(status.success());
+    }
+    let run = |args: &[&str]| std::process::Command::new(&verifier).args(args).output().unwrap();
+    let ok = run(&["page", saved.to_str().unwrap(), "--client-id", client_id(), "--domain", "localhost", "--environment", "sandbox", "--json"]);
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{out}\n{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(out.contains("NONE"), "{out}");
+    let wrong = run(&["page", saved.to_str().unwrap(), "--client-id", "someone-else", "--domain", "localhost"]);
+    assert_eq!(wrong.status.code(), Some(1), "a wrong client id is a failed check");
+    // Tampering with the saved statement breaks the signature.
+    let tampered = page.body.replacen("Alice Example", "Mallory Example", 1);
+    assert_ne!(tampered, page.body);
+    let body = embedded_bundle(&page.body).unwrap();
+    let mut forged = body.clone();
+    let parts: Vec<&str> = forged.jws.split('.').collect();
+    let payload = String::from_utf8(base64url_decode(parts[1])).unwrap().replace("Alice", "Malice");
+    forged.jws = format!("{}.{}.{}", parts[0], base64url_encode(payload.as_bytes()), parts[2]);
+    let forged_path = dir.join(format!("forged-{}.json", std::process::id()));
+    std::fs::write(&forged_path, serde_json::to_string(&forged).unwrap()).unwrap();
+    let bad = run(&["page", forged_path.to_str().unwrap(), "--client-id", client_id(), "--domain", "localhost"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", String::from_utf8_lossy(&bad.stdout));
+}
+
+fn base64url_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+fn base64url_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}

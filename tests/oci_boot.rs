@@ -11,7 +11,11 @@ use paypal_auth_vm::oci::{federation::Federation, imds::Imds, secrets, Clock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_paypal-auth-vm");
+/// The service binary. `PAV_SERVICE_BIN` may name a copy: several worktrees sharing one
+/// `CARGO_TARGET_DIR` overwrite each other's `target/debug/paypal-auth-vm`.
+fn binary() -> String {
+    std::env::var("PAV_SERVICE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_paypal-auth-vm").to_string())
+}
 const PAYPAL_SECRET_OCID: &str = "ocid1.vaultsecret.oc1.iad.paypalsecret";
 const SIGNING_KEY_OCID: &str = "ocid1.vaultsecret.oc1.iad.signingkey";
 const TOPIC_OCID: &str = "ocid1.onstopic.oc1.iad.alerts";
@@ -57,7 +61,7 @@ fn start_service(oci: &OciStandIn, extra: &[(&str, &str)]) -> Running {
     for (k, v) in extra {
         env.push((k.to_string(), v.to_string()));
     }
-    let service = ServiceProcess::start(BINARY, &env, false).expect("service starts");
+    let service = ServiceProcess::start(&binary(), &env, false).expect("service starts");
     Running { service, https }
 }
 
@@ -315,7 +319,7 @@ async fn known_secrets_never_appear_in_logs_pages_or_notifications() {
     ] {
         env.push((k.to_string(), v));
     }
-    let mut service = ServiceProcess::start(BINARY, &env, false).unwrap();
+    let mut service = ServiceProcess::start(&binary(), &env, false).unwrap();
     wait_log(&mut service, "serving", 60).await;
 
     let browser = Browser::new(None);
@@ -393,4 +397,122 @@ async fn python_sdk_is_the_reference() {
     assert!(stdout.contains(&format!("SECRET_OK {}", PAYPAL_SECRET.len())), "{stdout}");
     let auth = oci.log_of(Service::Auth);
     assert!(auth.iter().any(|r| r.status == 200 && r.key_id.as_deref().is_some_and(|k| k.contains("/fed-x509/"))), "{auth:?}");
+}
+
+/// The auth and Secrets stand-ins refuse what the real services refuse: a signature over the
+/// wrong header set, by the wrong key, over a changed body, with an old date, a wrong keyId, a
+/// forged token; unknown secrets are 404 NotAuthorizedOrNotFound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_and_secrets_stand_ins_are_strict() {
+    use paypal_auth_vm::oci::federation::{federation_key_id, parse_leaf, pem_stripped, request_body};
+    use paypal_auth_vm::oci::signer::{http_date, sign, HostHeader, RequestParts, RsaKey};
+    let oci = OciStandIn::start(options(PAYPAL_SECRET)).await.unwrap();
+    let client = http();
+    let identity = Imds::new(client.clone(), &oci.imds_base).identity().await.unwrap();
+    let leaf = parse_leaf(&identity.cert_pem).unwrap();
+    let leaf_key = RsaKey::from_pem(identity.key_pem.expose_str().unwrap()).unwrap();
+    let session_key = RsaKey::generate_session_key().unwrap();
+    let body = request_body(&leaf, &session_key.public_spki_der().unwrap(), &pem_stripped(&identity.intermediate_pem).unwrap());
+    let auth_url = format!("{}/v1/x509", oci.auth_base);
+    let now = Clock::default().now();
+
+    struct Try<'a> {
+        key: &'a RsaKey,
+        key_id: String,
+        date: i64,
+        host: HostHeader,
+        method: &'a str,
+        url: &'a str,
+        signed_body: &'a [u8],
+        sent_body: &'a [u8],
+    }
+    let send = |t: Try<'_>| {
+        let client = client.clone();
+        let date = http_date(t.date);
+        let req = RequestParts { method: t.method, url: t.url, date: &date, body: t.signed_body, content_type: "application/json" };
+        let signed = sign(t.key, &t.key_id, &req, t.host).unwrap();
+        let headers: Vec<(String, String)> = signed.headers.iter().filter(|(n, _)| *n != "host").map(|(n, v)| (n.to_string(), v.clone())).collect();
+        let (method, url, body) = (hyper::Method::from_bytes(t.method.as_bytes()).unwrap(), t.url.to_string(), t.sent_body.to_vec());
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            client.send(method, &url, &headers, body, Duration::from_secs(10), 65536).await.unwrap()
+        }
+    };
+    let fed = |key, key_id: String, date, host, sent_body| Try { key, key_id, date, host, method: "POST", url: &auth_url, signed_body: &body, sent_body };
+    let good_id = federation_key_id(&leaf);
+    assert_eq!(send(fed(&leaf_key, good_id.clone(), now, HostHeader::Signed, &body)).await.status, 401, "host must not be signed");
+    assert_eq!(send(fed(&session_key, good_id.clone(), now, HostHeader::Omitted, &body)).await.status, 401, "wrong key");
+    let mut tampered = body.clone();
+    tampered[12] ^= 1;
+    assert_eq!(send(fed(&leaf_key, good_id.clone(), now, HostHeader::Omitted, &tampered)).await.status, 400, "body changed");
+    assert_eq!(send(fed(&leaf_key, good_id.clone(), now - 600, HostHeader::Omitted, &body)).await.status, 401, "old date");
+    let wrong_fp = format!("{}/fed-x509-sha256/{}", leaf.tenancy, "00:".repeat(31) + "00");
+    assert_eq!(send(fed(&leaf_key, wrong_fp, now, HostHeader::Omitted, &body)).await.status, 401, "wrong fingerprint");
+    let ok = send(fed(&leaf_key, good_id, now, HostHeader::Omitted, &body)).await;
+    assert_eq!(ok.status, 200);
+    let token = serde_json::from_slice::<serde_json::Value>(&ok.body).unwrap()["token"].as_str().unwrap().to_string();
+    assert_eq!(oci.log_of(Service::Auth).iter().filter(|r| r.status != 200).count(), 5);
+
+    let secret_url = format!("{}/20190301/secretbundles/{PAYPAL_SECRET_OCID}?stage=CURRENT", oci.secrets_base);
+    let get = |key, key_id: String, url| Try { key, key_id, date: now, host: HostHeader::Signed, method: "GET", url, signed_body: b"", sent_body: b"" };
+    assert_eq!(send(get(&leaf_key, format!("ST${token}"), &secret_url)).await.status, 401, "not the session key");
+    use base64::Engine as _;
+    let parts: Vec<&str> = token.split('.').collect();
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"sub":"other","exp":9999999999}"#);
+    let forged = format!("{}.{claims}.{}", parts[0], parts[2]);
+    assert_eq!(send(get(&session_key, format!("ST${forged}"), &secret_url)).await.status, 401, "forged token");
+    assert_eq!(send(get(&session_key, "ocid1.tenancy.oc1..x/u/f".into(), &secret_url)).await.status, 401, "not ST$");
+    let good = send(get(&session_key, format!("ST${token}"), &secret_url)).await;
+    assert_eq!(good.status, 200);
+    let unknown = format!("{}/20190301/secretbundles/ocid1.vaultsecret.oc1.iad.nope?stage=CURRENT", oci.secrets_base);
+    let nf = send(get(&session_key, format!("ST${token}"), &unknown)).await;
+    assert_eq!(nf.status, 404);
+    assert!(String::from_utf8_lossy(&nf.body).contains("NotAuthorizedOrNotFound"));
+}
+
+/// The demo's environment switched to the OCI path with `devstack::oci::for_demo` (the one call
+/// the demo launcher needs): a whole login works with configuration from metadata and the
+/// secret from Vault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_environment_switched_to_oci_logs_in() {
+    use devstack::demo::{demo_client, service_env, DEMO_CLIENT_ID};
+    let (https_port, http_port) = (free_port(), free_port());
+    let public_url = format!("https://127.0.0.1:{https_port}");
+    let secret = "demo-secret-from-vault-0123456789abcdef";
+    let paypal = PaypalStandIn::start(demo_client(&public_url, secret), 0, 0).await.unwrap();
+    let mut env = service_env(&paypal, secret, &public_url, http_port, https_port);
+    let oci = devstack::oci::for_demo(&mut env, DEMO_CLIENT_ID, secret, "localhost").await.unwrap();
+    assert!(!env.iter().any(|(k, _)| k == "PAYPAL_SECRET" || k == "PAYPAL_CLIENT_ID"));
+    env.push(("OCI_RETRY_MAX_MS".into(), "400".into()));
+    let mut service = ServiceProcess::start(&binary(), &env, false).unwrap();
+    wait_log(&mut service, "serving", 60).await;
+    let page = Browser::new(None).login(&public_url, "alice").await.unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(embedded_bundle(&page.body).is_some());
+    assert_eq!(oci.log_of(Service::Secrets).len(), 1);
+}
+
+/// A boot step failing after the secrets are loaded (here: the HTTPS port is taken) publishes a
+/// "fatal error" notification before the error reaches `main` (which, as PID 1, reboots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fatal_boot_error_is_notified_before_exit() {
+    let oci = OciStandIn::start(options(PAYPAL_SECRET)).await.unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let addr = format!("127.0.0.1:{port}");
+    let mut run = start_service(&oci, &[("HTTPS_ADDR", addr.as_str())]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = run.service.try_wait() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "service did not stop:\n{}", run.service.logs().join("\n"));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let published = oci.published();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0].title, "paypal-auth-vm localhost: fatal error, rebooting");
+    assert!(published[0].body.contains("listen-https"), "{}", published[0].body);
+    drop(taken);
 }

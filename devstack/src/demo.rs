@@ -60,7 +60,11 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
     let secret = crate::paypal::state::random_text(40);
     let paypal = PaypalStandIn::start(demo_client(&public_url, &secret), 0, 0).await.map_err(|e| format!("PayPal stand-in: {e}"))?;
     println!("PayPal stand-in: authorize at {}, API at {}", paypal.auth_base, paypal.api_base);
-    let env = service_env(&paypal, &secret, &public_url, options.http_port, options.https_port);
+    let mut env = service_env(&paypal, &secret, &public_url, options.http_port, options.https_port);
+    // The same boot path as the VM: configuration from (stand-in) instance metadata, the PayPal
+    // secret from (stand-in) Vault through instance principals.
+    let oci = crate::oci::for_demo(&mut env, DEMO_CLIENT_ID, &secret, "localhost").await?;
+    println!("OCI stand-ins: IMDS, auth, Vault secrets and Notifications on 127.0.0.1 (CONFIG_SOURCE=oci)");
     let mut service = ServiceProcess::start(&options.service_binary, &env, true).map_err(|e| format!("cannot start {}: {e}", options.service_binary))?;
     service.wait_for_log("serving", Duration::from_secs(60))?;
 
@@ -85,5 +89,6 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     }
     drop(service);
+    drop(oci);
     Ok(())
 }

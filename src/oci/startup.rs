@@ -95,7 +95,9 @@ where
 {
     let mut backoff = Backoff::new(cap);
     let started = Instant::now();
-    for n in 1u64.. {
+    let mut n: u64 = 0;
+    loop {
+        n = n.saturating_add(1);
         match attempt().await {
             Ok(value) => {
                 crate::info!("boot", "step {what} ok ({} ms{})", started.elapsed().as_millis(), if n > 1 { format!(", {n} attempts") } else { String::new() });
@@ -108,7 +110,6 @@ where
             }
         }
     }
-    unreachable!("the retry loop only ends by returning")
 }
 
 /// Reads the instance document and parses the configuration and OCI settings from it.
@@ -124,6 +125,11 @@ async fn configuration(imds: &Imds) -> Result<(Instance, Config, OciSettings), S
 /// local one (an unusable `OUTBOUND_CA_FILE`).
 pub async fn load(resolver: Resolver) -> Result<OciBoot, BootError> {
     let overrides = Overrides::from_env();
+    for name in ["PAYPAL_SECRET", "SIGNING_KEY"] {
+        if std::env::var_os(name).is_some() {
+            crate::warn!("oci", "{name} in the environment is ignored with CONFIG_SOURCE=oci (secrets come from OCI Vault)");
+        }
+    }
     let cap = overrides.retry_max.unwrap_or(Duration::from_secs(60));
     let extra_roots = std::env::var("OUTBOUND_CA_FILE").ok().filter(|v| !v.is_empty());
     let http = crate::boot::step("oci-http", || HttpClient::new(extra_roots.as_deref(), resolver))?;
@@ -158,7 +164,8 @@ pub async fn load(resolver: Resolver) -> Result<OciBoot, BootError> {
         }
         None => Notifier::console_only(&config.domain),
     };
-    Ok(OciBoot { config, secrets: Secrets { paypal_secret, signing_key }, notifier, federation })
+    // ACME account key and EAB HMAC key are not fetched from Vault yet: per-boot ACME account.
+    Ok(OciBoot { config, secrets: Secrets { paypal_secret, signing_key, acme: crate::acme::AcmeSecrets::default() }, notifier, federation })
 }
 
 #[cfg(test)]

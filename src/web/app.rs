@@ -35,6 +35,9 @@ pub const MAX_TARGET: usize = 4096;
 /// How long a page waits for a fresh report before it falls back to the boot report.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The `format` member of `/attestation` answers.
+pub const ATTESTATION_FORMAT: &str = "paypal-auth-vm/attestation/v1";
+
 /// The response type of every route.
 pub type WebResponse = Response<Full<Bytes>>;
 
@@ -374,8 +377,9 @@ impl App {
             "tls_key_sha256": crate::crypto::hex(&self.identity.tls_key_sha256),
             "signing_jwk": self.signer.jwk(),
         });
+        let nonce_hex = crate::crypto::hex(&nonce);
         if self.attester.platform() == "none" {
-            return json(StatusCode::OK, &serde_json::json!({"platform": "none", "statement": NO_ATTESTATION, "identity": identity}));
+            return json(StatusCode::OK, &serde_json::json!({"format": ATTESTATION_FORMAT, "nonce": nonce_hex, "platform": "none", "statement": NO_ATTESTATION, "identity": identity}));
         }
         let Ok(data) = binding::report_data(&self.identity, Purpose::Nonce(&nonce)) else {
             return json(StatusCode::BAD_REQUEST, &serde_json::json!({"error": "bad nonce"}));
@@ -387,6 +391,8 @@ impl App {
                 json(
                     StatusCode::OK,
                     &serde_json::json!({
+                        "format": ATTESTATION_FORMAT,
+                        "nonce": nonce_hex,
                         "platform": "sev-snp",
                         "report": b64(&report.raw),
                         "certificates": report.certificates.iter().map(|c| b64(c)).collect::<Vec<_>>(),

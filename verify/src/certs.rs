@@ -152,7 +152,9 @@ impl fmt::Display for ChainError {
                 write!(f, "report KEY_INFO requires a {expected} certificate, got CN {found:?}")
             }
             ChainError::LeafKey => f.write_str("VCEK/VLEK key is not EC P-384"),
-            ChainError::Unsigned(k) => write!(f, "report KEY_INFO.SIGNING_KEY is {k:?}: the report is not signed by a VCEK or VLEK"),
+            ChainError::Unsigned(k) => {
+                write!(f, "report KEY_INFO.SIGNING_KEY is {k:?}: the report is not signed by a VCEK or VLEK")
+            }
             ChainError::ReportSignature => {
                 f.write_str("report signature (bytes 0x000-0x29F) does not verify under the VCEK/VLEK")
             }
@@ -266,8 +268,11 @@ impl Cert {
         let tbs = self.tbs_bytes().ok_or(ChainError::Decode(role))?;
         let sig = self.parsed.signature.as_bytes().ok_or(ChainError::Decode(role))?;
         let hashed = Sha384::digest(tbs);
-        key.verify(rsa::Pss::new_with_salt::<Sha384>(48), &hashed, sig)
-            .map_err(|_| ChainError::Signature { role, issuer: issuer_role, product })
+        key.verify(rsa::Pss::new_with_salt::<Sha384>(48), &hashed, sig).map_err(|_| ChainError::Signature {
+            role,
+            issuer: issuer_role,
+            product,
+        })
     }
 
     /// The leaf's P-384 verifying key.
@@ -276,12 +281,8 @@ impl Cert {
         if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
             return Err(ChainError::LeafKey);
         }
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-            .ok_or(ChainError::LeafKey)?;
+        let curve =
+            spki.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok()).ok_or(ChainError::LeafKey)?;
         if curve != OID_SECP384R1 {
             return Err(ChainError::LeafKey);
         }
@@ -290,13 +291,7 @@ impl Cert {
     }
 
     fn extension(&self, oid: ObjectIdentifier) -> Option<&[u8]> {
-        self.parsed
-            .tbs_certificate
-            .extensions
-            .as_ref()?
-            .iter()
-            .find(|e| e.extn_id == oid)
-            .map(|e| e.extn_value.as_bytes())
+        self.parsed.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == oid).map(|e| e.extn_value.as_bytes())
     }
 }
 

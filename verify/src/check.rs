@@ -72,6 +72,22 @@ pub enum Failure {
     Live(crate::live::LiveError),
 }
 
+impl Failure {
+    /// A stable machine-readable code: the failure class and variant, e.g. `Chain.Expired`,
+    /// `Policy.DebugAllowed`, `Page.Binding` (the `code` member of `--json` output).
+    pub fn code(&self) -> String {
+        let debug = format!("{self:?}");
+        let mut parts = debug.splitn(2, '(');
+        let outer = parts.next().unwrap_or("").to_owned();
+        let inner: String = parts.next().unwrap_or("").chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        if inner.is_empty() || inner.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
+            outer
+        } else {
+            format!("{outer}.{inner}")
+        }
+    }
+}
+
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -102,20 +118,23 @@ pub struct Check {
     /// The typed reason, for failures.
     #[serde(skip)]
     pub failure: Option<Failure>,
+    /// [`Failure::code`] of the reason, for failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 impl Check {
     /// A passing check.
     pub fn pass(name: &'static str, detail: impl Into<String>) -> Check {
-        Check { name, status: Status::Pass, detail: detail.into(), failure: None }
+        Check { name, status: Status::Pass, detail: detail.into(), failure: None, code: None }
     }
     /// A failed check with its typed reason.
     pub fn fail(name: &'static str, failure: Failure) -> Check {
-        Check { name, status: Status::Fail, detail: failure.to_string(), failure: Some(failure) }
+        Check { name, status: Status::Fail, detail: failure.to_string(), code: Some(failure.code()), failure: Some(failure) }
     }
     /// A skipped check.
     pub fn skip(name: &'static str, why: impl Into<String>) -> Check {
-        Check { name, status: Status::Skip, detail: why.into(), failure: None }
+        Check { name, status: Status::Skip, detail: why.into(), failure: None, code: None }
     }
     /// `pass` or `fail` from a result.
     pub fn from_result<E: Into<Failure>>(name: &'static str, r: Result<String, E>) -> Check {
@@ -230,14 +249,34 @@ impl ReportResult {
     /// Whether the hardware evidence is genuine: chain, signature, leaf binding all pass.
     /// (Policy is separate: a debug guest is genuine but not acceptable.)
     pub fn genuine(&self) -> bool {
-        let needed = ["report.product", "chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "report.signature", "binding.tcb"];
+        let needed = [
+            "report.product",
+            "chain.ark",
+            "chain.intermediate",
+            "chain.leaf",
+            "chain.validity",
+            "report.signature",
+            "binding.tcb",
+        ];
         needed.iter().all(|n| self.checks.iter().any(|c| c.name == *n && c.status == Status::Pass))
-            && self.checks.iter().filter(|c| c.name.starts_with("chain.") || c.name.starts_with("binding.")).all(|c| c.status != Status::Fail)
+            && self
+                .checks
+                .iter()
+                .filter(|c| c.name.starts_with("chain.") || c.name.starts_with("binding."))
+                .all(|c| c.status != Status::Fail)
     }
 }
 
-fn choose_product(report: &Report, ext: Option<&LeafExtensions>, cli: Option<Product>) -> Result<Product, (Option<Product>, ProductError)> {
-    let sources = [("--product", cli), ("report CPUID", report.cpuid_product()), ("certificate productName", ext.and_then(LeafExtensions::product))];
+fn choose_product(
+    report: &Report,
+    ext: Option<&LeafExtensions>,
+    cli: Option<Product>,
+) -> Result<Product, (Option<Product>, ProductError)> {
+    let sources = [
+        ("--product", cli),
+        ("report CPUID", report.cpuid_product()),
+        ("certificate productName", ext.and_then(LeafExtensions::product)),
+    ];
     let chosen = match sources.iter().find_map(|(_, p)| *p) {
         Some(p) => p,
         None if report.chip_id_suggests_turin() => Product::Turin,
@@ -260,7 +299,13 @@ pub fn verify_report(report: &Report, leaf: Option<&Cert>, opts: &ReportOptions)
     let ext_ok = ext.as_ref().and_then(|e| e.as_ref().ok());
     let product = match choose_product(report, ext_ok, opts.product) {
         Ok(p) => {
-            let how = if opts.product.is_some() { "from --product" } else if report.cpuid.is_some() { "from CPUID" } else { "from the certificate" };
+            let how = if opts.product.is_some() {
+                "from --product"
+            } else if report.cpuid.is_some() {
+                "from CPUID"
+            } else {
+                "from the certificate"
+            };
             checks.push(Check::pass("report.product", format!("{p} ({how}); report v{}", report.version)));
             Some(p)
         }
@@ -309,7 +354,9 @@ fn chain_checks(
         ["chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "report.signature", "binding.tcb", "binding.chip_id"];
     let skip_all = |checks: &mut Vec<Check>, why: &str| {
         for name in CHAIN {
-            checks.push(Check::skip(name, why));
+            if !checks.iter().any(|c| c.name == name) {
+                checks.push(Check::skip(name, why));
+            }
         }
     };
     let (inter_role, leaf_role, leaf_cn) = match certs::expected_chain(signing_key) {
@@ -320,6 +367,12 @@ fn chain_checks(
         }
     };
     let Some(product) = product else {
+        if leaf.is_none() {
+            checks.push(Check::fail(
+                "chain.leaf",
+                Failure::MissingCertificate("AMD KDS (pass --product to get the exact URL)".into()),
+            ));
+        }
         return skip_all(checks, "product unknown");
     };
     let roots = match Roots::pinned(product) {
@@ -331,7 +384,10 @@ fn chain_checks(
     };
     checks.push(Check::from_result(
         "chain.ark",
-        roots.ark.check_signed_by(Role::Ark, &roots.ark, Role::Ark, product).map(|_| format!("pinned ARK-{product}, self-signed")),
+        roots
+            .ark
+            .check_signed_by(Role::Ark, &roots.ark, Role::Ark, product)
+            .map(|_| format!("pinned ARK-{product}, self-signed")),
     ));
     let inter = if inter_role == Role::Asvk { &roots.asvk } else { &roots.ask };
     checks.push(Check::from_result(
@@ -354,7 +410,8 @@ fn chain_checks(
     let leaf_result = if cn != leaf_cn {
         Err(ChainError::LeafKind { expected: leaf_cn, found: cn })
     } else {
-        leaf.check_signed_by(leaf_role, inter, inter_role, product).map(|_| format!("{leaf_role} signed by {inter_role}-{product}"))
+        leaf.check_signed_by(leaf_role, inter, inter_role, product)
+            .map(|_| format!("{leaf_role} signed by {inter_role}-{product}"))
     };
     checks.push(Check::from_result("chain.leaf", leaf_result));
     let validity = roots
@@ -422,16 +479,15 @@ fn policy_checks(report: &Report, product: Option<Product>, opts: &ReportOptions
             )
         }),
     ));
-    checks.push(Check::from_result(
-        "policy.vmpl",
-        policy::check_vmpl(p, o, report.vmpl).map(|_| format!("VMPL {}", report.vmpl)),
-    ));
+    checks
+        .push(Check::from_result("policy.vmpl", policy::check_vmpl(p, o, report.vmpl).map(|_| format!("VMPL {}", report.vmpl))));
     match product {
         Some(prod) => {
             let tcb = report.reported_tcb.decode(prod.tcb_layout());
             checks.push(Check::from_result(
                 "policy.min_tcb",
-                policy::check_min_tcb(p, prod, tcb).map(|_| format!("REPORTED_TCB ({tcb}) meets policy v{} for {prod}", p.version)),
+                policy::check_min_tcb(p, prod, tcb)
+                    .map(|_| format!("REPORTED_TCB ({tcb}) meets policy v{} for {prod}", p.version)),
             ));
         }
         None => checks.push(Check::skip("policy.min_tcb", "product unknown")),

@@ -5,8 +5,8 @@
 //! the SubjectPublicKeyInfo of the certificate the server presented in *this* connection hashes
 //! to the `tls_key_sha256` the report binds, so the report speaks for the endpoint we talk to.
 
-use crate::check::{self, Check, ReportSummary, Status};
 use crate::certs::{Cert, Role};
+use crate::check::{self, Check, ReportSummary, Status};
 use crate::page::{self, PageError};
 use crate::report::Report;
 use crate::verdict::{self, Evidence, Verdict};
@@ -310,7 +310,7 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
         if size == 0 {
             return Some(out);
         }
-        if body.len() < size + 2 || out.len() + size > MAX_RESPONSE {
+        if size > MAX_RESPONSE || body.len() < size.checked_add(2)? || out.len() + size > MAX_RESPONSE {
             return None;
         }
         out.extend_from_slice(&body[..size]);
@@ -344,7 +344,8 @@ pub fn parse_http(raw: &[u8]) -> Result<Vec<u8>, LiveError> {
 /// Checks an answer against our nonce and the TLS key seen; all checks of `page` on the report.
 pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str, opts: &LiveOptions) -> LiveResult {
     let mut checks = Vec::new();
-    let none_verdict = |checks: Vec<Check>| LiveResult { checks, report: None, verdict: verdict::decide(Evidence::default(), None) };
+    let none_verdict =
+        |checks: Vec<Check>| LiveResult { checks, report: None, verdict: verdict::decide(Evidence::default(), None) };
     let answer: AttestationResponse = match serde_json::from_slice(body) {
         Ok(a) => a,
         Err(e) => {
@@ -362,7 +363,9 @@ pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str,
     let id = &answer.identity;
     let stated_tls = page::parse_hex32(&id.tls_key_sha256);
     let tls = match stated_tls {
-        Some(t) if crate::ct_eq(&t, &seen_spki) => Ok(format!("TLS key of this connection is the bound one ({})", crate::hex(&seen_spki))),
+        Some(t) if crate::ct_eq(&t, &seen_spki) => {
+            Ok(format!("TLS key of this connection is the bound one ({})", crate::hex(&seen_spki)))
+        }
         _ => Err(LiveError::TlsKey { seen: crate::hex(&seen_spki), stated: id.tls_key_sha256.clone() }),
     };
     checks.push(Check::from_result("live.tls_key", tls));
@@ -377,7 +380,10 @@ pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str,
     };
     if let Some(jwk) = &id.signing_jwk {
         if Some(jwk.thumbprint()) == thumbprint {
-            checks.push(Check::pass("live.signing_jwk", format!("signing JWK has the stated thumbprint {}", id.signing_key_thumbprint)));
+            checks.push(Check::pass(
+                "live.signing_jwk",
+                format!("signing JWK has the stated thumbprint {}", id.signing_key_thumbprint),
+            ));
         } else {
             checks.push(Check::fail("live.signing_jwk", LiveError::Thumbprint.into()));
         }
@@ -411,7 +417,11 @@ pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str,
             let leaf = match certificates.first() {
                 Some(c) => {
                     use base64::Engine;
-                    match base64::engine::general_purpose::STANDARD.decode(c.trim()).ok().and_then(|d| Cert::parse(&d, Role::Vcek).ok()) {
+                    match base64::engine::general_purpose::STANDARD
+                        .decode(c.trim())
+                        .ok()
+                        .and_then(|d| Cert::parse(&d, Role::Vcek).ok())
+                    {
                         Some(c) => Some(c),
                         None => {
                             checks.push(Check::fail("page.certificates", PageError::CertificateEncoding.into()));
@@ -442,7 +452,12 @@ pub fn verify_answer(body: &[u8], nonce: &[u8], seen_spki: [u8; 32], host: &str,
                         Ok(exp) => {
                             checks.push(Check::fail(
                                 "binding.report_data",
-                                PageError::Binding { purpose: "nonce", expected: crate::hex(&exp), reported: crate::hex(&parsed.report_data) }.into(),
+                                PageError::Binding {
+                                    purpose: "nonce",
+                                    expected: crate::hex(&exp),
+                                    reported: crate::hex(&parsed.report_data),
+                                }
+                                .into(),
                             ));
                             false
                         }
@@ -498,6 +513,7 @@ mod tests {
         assert_eq!(parse_http(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}").unwrap(), b"{}");
         assert_eq!(parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n").unwrap(), b"{}");
         assert!(parse_http(b"HTTP/1.1 429 Too Many\r\n\r\n").is_err());
+        assert!(parse_http(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n{}\r\n0\r\n\r\n").is_err());
         assert!(parse_http(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}").is_err());
     }
 

@@ -117,9 +117,9 @@ fn report_options(named: &HashMap<String, String>) -> Result<ReportOptions, BadI
 fn cert_option(named: &HashMap<String, String>) -> Result<Option<Cert>, BadInput> {
     match named.get("--cert") {
         None => Ok(None),
-        Some(path) => {
-            Cert::parse(&read(path)?, Role::Vcek).map(Some).map_err(|_| BadInput(format!("{path} is not a DER or PEM certificate")))
-        }
+        Some(path) => Cert::parse(&read(path)?, Role::Vcek)
+            .map(Some)
+            .map_err(|_| BadInput(format!("{path} is not a DER or PEM certificate"))),
     }
 }
 
@@ -198,9 +198,13 @@ fn measure_files(named: &HashMap<String, String>) -> Result<MeasureFiles, BadInp
         ),
         None => None,
     };
-    let (mut kernel, mut initrd, mut append) = (named.get("--kernel").cloned(), named.get("--initrd").cloned(), named.get("--append").cloned());
+    let (mut kernel, mut initrd, mut append) =
+        (named.get("--kernel").cloned(), named.get("--initrd").cloned(), named.get("--append").cloned());
     if let Some(dir) = named.get("--image") {
-        kernel = Some(first_existing(dir, &["kernel", "bzImage", "vmlinuz"]).ok_or_else(|| BadInput(format!("{dir} has no kernel, bzImage or vmlinuz")))?);
+        kernel = Some(
+            first_existing(dir, &["kernel", "bzImage", "vmlinuz"])
+                .ok_or_else(|| BadInput(format!("{dir} has no kernel, bzImage or vmlinuz")))?,
+        );
         initrd = first_existing(dir, &["initrd", "initramfs.cpio", "initramfs.cpio.gz", "initrd.img"]);
         if let Some(c) = first_existing(dir, &["cmdline", "cmdline.txt"]) {
             let text = String::from_utf8(read(&c)?).map_err(|_| BadInput(format!("{c} is not UTF-8")))?;
@@ -275,7 +279,7 @@ fn print_verdict(v: &Verdict) {
     if let Some(b) = &v.report_binds {
         println!("  report binds: {b}");
     }
-    println!("  not covered by the launch digest:");
+    println!("  not covered by the launch digest (or not attested at all):");
     for f in &v.not_covered {
         println!("    - {f}");
     }
@@ -340,8 +344,18 @@ fn output_result(
 
 fn cmd_measure(pos: &[String], named: &HashMap<String, String>) -> Result<ExitCode, BadInput> {
     let known = [
-        "--ovmf", "--kernel", "--initrd", "--append", "--vcpus", "--vcpu-type", "--vcpu-sig", "--guest-features", "--vmm-type",
-        "--snp-ovmf-hash", "--output-format", "--json",
+        "--ovmf",
+        "--kernel",
+        "--initrd",
+        "--append",
+        "--vcpus",
+        "--vcpu-type",
+        "--vcpu-sig",
+        "--guest-features",
+        "--vmm-type",
+        "--snp-ovmf-hash",
+        "--output-format",
+        "--json",
     ];
     check_known(named, &known)?;
     if !pos.is_empty() {

@@ -79,7 +79,18 @@ pub enum MeasureError {
     NoApResetAddress,
     /// `--initrd` or `--append` without `--kernel`.
     KernelRequired,
+    /// A metadata section reaches past 4 GiB, or all sections together exceed
+    /// [`MAX_SECTION_BYTES`] (real firmware declares a few hundred KiB).
+    SectionRange,
+    /// More than [`MAX_VCPUS`] vCPUs.
+    TooManyVcpus(u32),
 }
+
+/// Upper bound on the bytes all OVMF metadata sections may declare together (64 MiB).
+pub const MAX_SECTION_BYTES: u64 = 64 << 20;
+
+/// Upper bound on the vCPU count (KVM's maximum for SEV-SNP guests is far lower).
+pub const MAX_VCPUS: u32 = 4096;
 
 impl fmt::Display for MeasureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,6 +109,8 @@ impl fmt::Display for MeasureError {
             MeasureError::NoVcpus => f.write_str("at least one vCPU is needed"),
             MeasureError::NoApResetAddress => f.write_str("OVMF gives no AP reset address, so only 1 vCPU can be measured"),
             MeasureError::KernelRequired => f.write_str("--initrd and --append need --kernel"),
+            MeasureError::SectionRange => f.write_str("OVMF SEV metadata sections reach past 4 GiB or declare more than 64 MiB"),
+            MeasureError::TooManyVcpus(n) => write!(f, "{n} vCPUs is more than the {MAX_VCPUS} this calculator accepts"),
         }
     }
 }
@@ -340,17 +353,22 @@ impl<'a> Ovmf<'a> {
         }
         let size = le_u32(&header[4..8]) as usize;
         let count = le_u32(&header[12..16]) as usize;
-        let items = self
-            .data
-            .get(start + 16..start.saturating_add(size))
-            .ok_or(MeasureError::Metadata("items out of range"))?;
+        let items = self.data.get(start + 16..start.saturating_add(size)).ok_or(MeasureError::Metadata("items out of range"))?;
         if count.checked_mul(12).is_none_or(|n| n > items.len()) {
             return Err(MeasureError::Metadata("more items than fit"));
         }
         let mut out = Vec::with_capacity(count);
+        let mut total = 0u64;
         for item in items.chunks_exact(12).take(count) {
             let s = Section { gpa: le_u32(&item[0..4]), size: le_u32(&item[4..8]), kind: le_u32(&item[8..12]) };
-            if !matches!(s.kind, section::SNP_SEC_MEM | section::SNP_SECRETS | section::CPUID | section::SVSM_CAA | section::SNP_KERNEL_HASHES) {
+            total += u64::from(s.size);
+            if u64::from(s.gpa) + u64::from(s.size) > FOUR_GIB || total > MAX_SECTION_BYTES {
+                return Err(MeasureError::SectionRange);
+            }
+            if !matches!(
+                s.kind,
+                section::SNP_SEC_MEM | section::SNP_SECRETS | section::CPUID | section::SVSM_CAA | section::SNP_KERNEL_HASHES
+            ) {
                 return Err(MeasureError::UnknownSection(s.kind));
             }
             out.push(s);
@@ -390,9 +408,8 @@ pub fn hashes_table(boot: &DirectBoot<'_>) -> [u8; 176] {
     let mut t = [0u8; 176];
     t[0..16].copy_from_slice(&guid_le(guid::HASH_TABLE_HEADER));
     t[16..18].copy_from_slice(&168u16.to_le_bytes());
-    for (i, (g, h)) in [(guid::CMDLINE_ENTRY, cmdline), (guid::INITRD_ENTRY, initrd), (guid::KERNEL_ENTRY, kernel)]
-        .iter()
-        .enumerate()
+    for (i, (g, h)) in
+        [(guid::CMDLINE_ENTRY, cmdline), (guid::INITRD_ENTRY, initrd), (guid::KERNEL_ENTRY, kernel)].iter().enumerate()
     {
         let at = 18 + i * 50;
         t[at..at + 16].copy_from_slice(&guid_le(g));
@@ -459,6 +476,9 @@ pub fn ovmf_hash(ovmf: &[u8]) -> Result<[u8; 48], MeasureError> {
 pub fn launch_digest(inputs: &Inputs<'_>) -> Result<[u8; 48], MeasureError> {
     if inputs.vcpus == 0 {
         return Err(MeasureError::NoVcpus);
+    }
+    if inputs.vcpus > MAX_VCPUS {
+        return Err(MeasureError::TooManyVcpus(inputs.vcpus));
     }
     let ovmf = Ovmf::parse(inputs.ovmf)?;
     let mut g = Gctx { ld: inputs.ovmf_hash.unwrap_or([0; 48]) };
@@ -562,13 +582,77 @@ mod tests {
         assert_eq!(hex(&t), "06d63894224fc94cb479a793d411fd21a800d82dd09720bd944caa78e7714d36ab2a3200f18aae9b3c09e55bc3047ad361e2442d7c53372470b2958fb83293209a784f7131f7ba442f3ad74b9af141e29169781d320009e6c018d2c8c4903308613dd1b72484d57eadf12ec50ddc8f52e5accce470f23794e74dd2ab7f42b835d5b172d2045b32006923dd1bc0460082c5d55a831908c24a282860b7f1cd6c2b79cf1bc8857c639c0000000000000000");
     }
 
+    /// A 4 KiB firmware image with a footer table (reset block, metadata) and `sections`.
+    fn image(sections: &[(u32, u32, u32)]) -> Vec<u8> {
+        let mut img = vec![0u8; PAGE];
+        let header_at = 0x100;
+        img[header_at..header_at + 4].copy_from_slice(b"ASEV");
+        img[header_at + 4..header_at + 8].copy_from_slice(&(16 + 12 * sections.len() as u32).to_le_bytes());
+        img[header_at + 8..header_at + 12].copy_from_slice(&1u32.to_le_bytes());
+        img[header_at + 12..header_at + 16].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+        for (i, (gpa, size, kind)) in sections.iter().enumerate() {
+            let at = header_at + 16 + 12 * i;
+            img[at..at + 4].copy_from_slice(&gpa.to_le_bytes());
+            img[at + 4..at + 8].copy_from_slice(&size.to_le_bytes());
+            img[at + 8..at + 12].copy_from_slice(&kind.to_le_bytes());
+        }
+        // Table entries, each {data, u16 size, GUID}, ending at the footer entry.
+        let mut table = Vec::new();
+        for (g, data) in [(guid::SEV_ES_RESET_BLOCK, 0x80B004u32), (guid::SEV_METADATA, (PAGE - header_at) as u32)] {
+            table.extend_from_slice(&data.to_le_bytes());
+            table.extend_from_slice(&(4u16 + 18).to_le_bytes());
+            table.extend_from_slice(&guid_le(g));
+        }
+        let footer_at = PAGE - 32 - 18;
+        img[footer_at - table.len()..footer_at].copy_from_slice(&table);
+        img[footer_at..footer_at + 2].copy_from_slice(&((table.len() + 18) as u16).to_le_bytes());
+        img[footer_at + 2..footer_at + 18].copy_from_slice(&guid_le(guid::FOOTER));
+        img
+    }
+
+    #[test]
+    fn synthetic_firmware_and_section_bounds() {
+        let ok = image(&[(0x800000, 0x9000, 1), (0x80D000, 0x1000, 2), (0x80E000, 0x1000, 3)]);
+        let parsed = Ovmf::parse(&ok).unwrap();
+        assert_eq!(parsed.sections().len(), 3);
+        assert!(!parsed.has_kernel_hashes());
+        let inputs = Inputs {
+            ovmf: &ok,
+            direct_boot: None,
+            vcpus: 2,
+            vcpu_sig: 0x800F12,
+            guest_features: 1,
+            vmm: VmmType::Qemu,
+            ovmf_hash: None,
+        };
+        assert!(launch_digest(&inputs).is_ok());
+        // A fuzzer-found input: one section declaring ~3 GiB of zero pages (took 18 s per digest).
+        let huge = image(&[(0x800000, 3_355_480_064, 1)]);
+        assert_eq!(Ovmf::parse(&huge).err(), Some(MeasureError::SectionRange));
+        let past_4g = image(&[(0xFFFF_F000, 0x2000, 1)]);
+        assert_eq!(Ovmf::parse(&past_4g).err(), Some(MeasureError::SectionRange));
+        assert_eq!(Ovmf::parse(&image(&[(0, 0x1000, 9)])).err(), Some(MeasureError::UnknownSection(9)));
+        assert_eq!(Ovmf::parse(&image(&[(0, 0x1001, 1)])).map(|_| ()), Ok(()));
+        let unaligned = image(&[(0, 0x1001, 1)]);
+        assert_eq!(launch_digest(&Inputs { ovmf: &unaligned, ..inputs }), Err(MeasureError::SectionSize(0x1001)));
+    }
+
     #[test]
     fn rejects_bad_firmware() {
         assert_eq!(Ovmf::parse(&[]).err(), Some(MeasureError::OvmfSize(0)));
         assert_eq!(Ovmf::parse(&[0; 100]).err(), Some(MeasureError::OvmfSize(100)));
         let blank = vec![0u8; PAGE];
-        let inputs = Inputs { ovmf: &blank, direct_boot: None, vcpus: 1, vcpu_sig: 0, guest_features: 1, vmm: VmmType::Qemu, ovmf_hash: None };
+        let inputs = Inputs {
+            ovmf: &blank,
+            direct_boot: None,
+            vcpus: 1,
+            vcpu_sig: 0,
+            guest_features: 1,
+            vmm: VmmType::Qemu,
+            ovmf_hash: None,
+        };
         assert_eq!(launch_digest(&inputs), Err(MeasureError::NoResetBlock));
         assert_eq!(launch_digest(&Inputs { vcpus: 0, ..inputs }), Err(MeasureError::NoVcpus));
+        assert_eq!(launch_digest(&Inputs { vcpus: 5000, ..inputs }), Err(MeasureError::TooManyVcpus(5000)));
     }
 }

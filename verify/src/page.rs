@@ -1,8 +1,8 @@
 //! Checks of a result page: the evidence bundle, the JWS, the claims, the `REPORT_DATA`
 //! binding, the report (via [`crate::check`]) and the measurement, ending in a [`Verdict`].
 
-use crate::check::{self, Check, Failure, ReportOptions, ReportSummary, Status};
 use crate::certs::{Cert, Role};
+use crate::check::{self, Check, Failure, ReportOptions, ReportSummary, Status};
 use crate::report::Report;
 use crate::verdict::{self, Coverage, Evidence, Verdict};
 use paypal_auth_evidence::binding::{self, Environment, Purpose, ServiceIdentity};
@@ -283,7 +283,9 @@ pub fn verify_bundle(bundle: &Bundle, opts: &PageOptions) -> PageResult {
                     Some(kid) if *kid != tp => {
                         checks.push(Check::fail("page.jws", PageError::Kid { kid: kid.clone(), thumbprint: tp }.into()))
                     }
-                    _ => checks.push(Check::pass("page.jws", format!("ES256 signature verifies under the JWK (thumbprint {tp})"))),
+                    _ => {
+                        checks.push(Check::pass("page.jws", format!("ES256 signature verifies under the JWK (thumbprint {tp})")))
+                    }
                 }
                 Some(v)
             }
@@ -362,7 +364,9 @@ pub fn verify_bundle(bundle: &Bundle, opts: &PageOptions) -> PageResult {
                 }
             };
             checks.push(Check::pass("report.parse", format!("{} bytes, version {}", raw.len(), parsed.version)));
-            let bundled = certificates.first().map(|c| decode_b64(c).ok_or(()).and_then(|der| Cert::parse(&der, Role::Vcek).map_err(|_| ())));
+            let bundled = certificates
+                .first()
+                .map(|c| decode_b64(c).ok_or(()).and_then(|der| Cert::parse(&der, Role::Vcek).map_err(|_| ())));
             let leaf = match bundled {
                 Some(Ok(c)) => Some(c),
                 Some(Err(())) => {
@@ -430,15 +434,20 @@ fn binding_check(
         Ok(expected) => {
             checks.push(Check::fail(
                 "binding.report_data",
-                PageError::Binding { purpose: purpose_name, expected: crate::hex(&expected), reported: crate::hex(&report.report_data) }
-                    .into(),
+                PageError::Binding {
+                    purpose: purpose_name,
+                    expected: crate::hex(&expected),
+                    reported: crate::hex(&report.report_data),
+                }
+                .into(),
             ));
             false
         }
         Err(_) => {
             checks.push(Check::fail(
                 "binding.report_data",
-                PageError::Binding { purpose: purpose_name, expected: String::new(), reported: crate::hex(&report.report_data) }.into(),
+                PageError::Binding { purpose: purpose_name, expected: String::new(), reported: crate::hex(&report.report_data) }
+                    .into(),
             ));
             false
         }

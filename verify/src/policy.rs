@@ -140,16 +140,17 @@ impl fmt::Display for Violation {
             Violation::DebugAllowed => f.write_str(
                 "POLICY.DEBUG (bit 19) is set: the host can read and write guest memory (pass --allow-debug to accept)",
             ),
-            Violation::MigrationAgentAllowed => f.write_str("POLICY.MIGRATE_MA (bit 18) is set: a migration agent may be associated"),
+            Violation::MigrationAgentAllowed => {
+                f.write_str("POLICY.MIGRATE_MA (bit 18) is set: a migration agent may be associated")
+            }
             Violation::MigrationAgentAssociated => f.write_str("REPORT_ID_MA is set: a migration agent is associated"),
             Violation::ReservedBit17Clear => f.write_str("POLICY bit 17 (reserved, must be one) is zero"),
             Violation::UnknownPolicyBits(b) => write!(f, "POLICY has undefined bits set: {b:#x}"),
             Violation::Vmpl { vmpl, max } => write!(f, "report VMPL {vmpl} is above the allowed {max}"),
             Violation::NoMinimumTcb(p) => write!(f, "policy file has no minimum TCB for {p}"),
-            Violation::TcbBelowMinimum { component, reported, minimum, policy_version } => write!(
-                f,
-                "REPORTED_TCB {component} SPL {reported} is below the minimum {minimum} (policy v{policy_version})"
-            ),
+            Violation::TcbBelowMinimum { component, reported, minimum, policy_version } => {
+                write!(f, "REPORTED_TCB {component} SPL {reported} is below the minimum {minimum} (policy v{policy_version})")
+            }
         }
     }
 }

@@ -478,11 +478,7 @@ impl Report {
         zero(&raw, offset::RESERVED_04C, offset::REPORT_DATA, "0x04C..0x050")?;
         let cpuid = if version >= 3 {
             zero(&raw, offset::RESERVED_18B, offset::CHIP_ID, "0x18B..0x1A0")?;
-            Some(Cpuid {
-                family: raw[offset::CPUID_FAM_ID],
-                model: raw[offset::CPUID_MOD_ID],
-                stepping: raw[offset::CPUID_STEP],
-            })
+            Some(Cpuid { family: raw[offset::CPUID_FAM_ID], model: raw[offset::CPUID_MOD_ID], stepping: raw[offset::CPUID_STEP] })
         } else {
             zero(&raw, offset::CPUID_FAM_ID, offset::CHIP_ID, "0x188..0x1A0")?;
             None

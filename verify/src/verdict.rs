@@ -90,9 +90,18 @@ pub struct Evidence {
 /// Decides the verdict from what was proven.
 pub fn decide(e: Evidence, binds: Option<&str>) -> Verdict {
     let mut not_covered: Vec<String> = NOT_COVERED_BY_DIGEST.iter().map(|s| s.to_string()).collect();
-    let (level, meaning) = if !e.has_report {
-        (Level::None, "no hardware evidence: the page is only signed by a key the service holds".to_string())
-    } else if !(e.genuine && e.bound && e.policy_ok) {
+    if !e.has_report {
+        // Nothing is attested, so no report field list applies.
+        return Verdict {
+            level: Level::None,
+            meaning:
+                "no hardware evidence: only the service's own word (its signature and TLS key), nothing attested by hardware"
+                    .to_string(),
+            report_binds: None,
+            not_covered: vec!["everything: no attestation report".to_string()],
+        };
+    }
+    let (level, meaning) = if !(e.genuine && e.bound && e.policy_ok) {
         (Level::None, "the hardware evidence did not check out (see the failed checks)".to_string())
     } else if e.measurement == Some(Coverage::Image) {
         (

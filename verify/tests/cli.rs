@@ -49,6 +49,15 @@ fn report_json() {
     assert_eq!(v["report"]["product"], "genoa");
     assert_eq!(v["report"]["version"], 3);
     assert!(v["checks"].as_array().unwrap().iter().all(|c| c["status"] != "fail"));
+    // Failures carry a machine-readable code.
+    let r = format!("{V}/milan-v2-gosevguest/report.bin");
+    let c = format!("{V}/milan-v2-gosevguest/vcek.der");
+    let (code, out, _) = run(&["report", &r, "--cert", &c, "--product", "milan", "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let debug = v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "policy.debug").unwrap();
+    assert_eq!(debug["code"], "Policy.DebugAllowed");
+    assert_eq!(debug["status"], "fail");
 }
 
 #[test]

@@ -105,7 +105,8 @@ fn evidence_reader_survives_mutations() {
 Content-Length: 180
 
 {"platform":"sev-snp","report":"AAAA","certificates":[],"identity":{"client_id":"c","environment":"live","domain":"d","signing_key_thumbprint":"AA","tls_key_sha256":"00"}}"#;
-    let seeds: Vec<Vec<u8>> = vec![bundle.to_vec(), html.into_bytes(), answer.to_vec()];
+    let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\nffffffffffffffff\r\nx\r\n0\r\n\r\n";
+    let seeds: Vec<Vec<u8>> = vec![bundle.to_vec(), html.into_bytes(), answer.to_vec(), chunked.to_vec()];
     let mut rng = Rng(0x5EED_0002);
     for i in 0..iters() * 3 {
         let seed = &seeds[i % seeds.len()];

@@ -40,7 +40,10 @@ fn serve_once(body: impl Fn(&str) -> String + Send + 'static) -> (u16, String, [
         let line = String::from_utf8_lossy(&req).lines().next().unwrap_or("").to_string();
         let nonce = line.split("nonce=").nth(1).and_then(|r| r.split(' ').next()).unwrap_or("").to_string();
         let b = body(&nonce);
-        let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}",
+            b.len()
+        );
         tls.write_all(resp.as_bytes()).unwrap();
         tls.flush().unwrap();
         conn.send_close_notify();

@@ -1,7 +1,7 @@
 //! The launch digest against `sev-snp-measure` 0.0.13 (PyPI), the reference implementation.
 //!
 //! Inputs (each test prints why it is skipped when one is absent):
-//! * `SEV_SNP_MEASURE`: path of the `sev-snp-measure` CLI, e.g. `/opt/pav-venv/bin/sev-snp-measure`
+//! * `SEV_SNP_MEASURE`: path of the `sev-snp-measure` CLI (default `/opt/pav-venv/bin/sev-snp-measure`)
 //!   (`python3 -m venv /opt/pav-venv && /opt/pav-venv/bin/pip install sev-snp-measure==0.0.13`);
 //! * `PAV_OVMF` (default `/usr/share/ovmf/OVMF.fd`, Debian package `ovmf`): a real 2 MiB firmware,
 //!   measurable without a kernel only;
@@ -61,8 +61,16 @@ fn ours(ovmf: &[u8], c: &Case) -> Result<String, MeasureError> {
     let vmm = VmmType::parse(c.vmm).unwrap();
     let sig = c.vcpu_type.map(|t| measure::vcpu_sig(t).unwrap()).unwrap_or(0);
     let direct_boot = c.kernel.map(|kernel| DirectBoot { kernel, initrd: c.initrd, append: c.append });
-    measure::launch_digest(&Inputs { ovmf, direct_boot, vcpus: c.vcpus, vcpu_sig: sig, guest_features: c.guest_features, vmm, ovmf_hash: None })
-        .map(|d| paypal_auth_verify::hex(&d))
+    measure::launch_digest(&Inputs {
+        ovmf,
+        direct_boot,
+        vcpus: c.vcpus,
+        vcpu_sig: sig,
+        guest_features: c.guest_features,
+        vmm,
+        ovmf_hash: None,
+    })
+    .map(|d| paypal_auth_verify::hex(&d))
 }
 
 fn theirs(tool: &str, ovmf: &Path, c: &Case, tmp: &Path) -> String {
@@ -95,7 +103,9 @@ fn grid(direct_boot: bool) -> Vec<Case> {
     const KERNEL: &[u8] = b"kernel";
     const INITRD: &[u8] = b"initrd";
     let mut cases = Vec::new();
-    for (vcpus, vcpu_type) in [(1, "EPYC-v4"), (2, "EPYC-Milan"), (4, "EPYC-Genoa"), (3, "EPYC-Turin"), (8, "EPYC-Rome"), (64, "EPYC-Milan-v2")] {
+    for (vcpus, vcpu_type) in
+        [(1, "EPYC-v4"), (2, "EPYC-Milan"), (4, "EPYC-Genoa"), (3, "EPYC-Turin"), (8, "EPYC-Rome"), (64, "EPYC-Milan-v2")]
+    {
         for gf in [0x1, 0x21, 0x0, 0x7f] {
             let (kernel, initrd, append) = if direct_boot {
                 match vcpus % 3 {
@@ -119,12 +129,10 @@ fn grid(direct_boot: bool) -> Vec<Case> {
 }
 
 fn run_grid(name: &str, ovmf_path: &Path, direct_boot: bool) {
-    let Ok(tool) = std::env::var("SEV_SNP_MEASURE") else {
-        println!("SKIP {name}: SEV_SNP_MEASURE is not set (pip install sev-snp-measure==0.0.13 into a venv and point it at the CLI)");
-        return;
-    };
+    // .ci/run installs the reference into /opt/pav-venv; SEV_SNP_MEASURE points elsewhere.
+    let tool = std::env::var("SEV_SNP_MEASURE").unwrap_or_else(|_| "/opt/pav-venv/bin/sev-snp-measure".into());
     if !Path::new(&tool).is_file() {
-        println!("SKIP {name}: SEV_SNP_MEASURE={tool} does not exist");
+        println!("SKIP {name}: {tool} does not exist (python3 -m venv /opt/pav-venv && /opt/pav-venv/bin/pip install sev-snp-measure==0.0.13, or set SEV_SNP_MEASURE)");
         return;
     }
     let ovmf = std::fs::read(ovmf_path).unwrap();
@@ -133,13 +141,17 @@ fn run_grid(name: &str, ovmf_path: &Path, direct_boot: bool) {
     let cases = grid(direct_boot);
     // Two workers: the Python start-up dominates.
     let results: Vec<(usize, String, String)> = std::thread::scope(|s| {
-        let chunks: Vec<Vec<(usize, &Case)>> = (0..2).map(|w| cases.iter().enumerate().filter(|(i, _)| i % 2 == w).collect()).collect();
+        let chunks: Vec<Vec<(usize, &Case)>> =
+            (0..2).map(|w| cases.iter().enumerate().filter(|(i, _)| i % 2 == w).collect()).collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|chunk| {
                 let (tool, tmp, ovmf) = (&tool, &tmp, &ovmf);
                 s.spawn(move || {
-                    chunk.into_iter().map(|(i, c)| (i, ours(ovmf, c).unwrap(), theirs(tool, ovmf_path, c, tmp))).collect::<Vec<_>>()
+                    chunk
+                        .into_iter()
+                        .map(|(i, c)| (i, ours(ovmf, c).unwrap(), theirs(tool, ovmf_path, c, tmp)))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -183,12 +195,22 @@ fn debian_ovmf_fixed_vectors_and_no_kernel_hashes() {
         return;
     };
     let ovmf = std::fs::read(&p).unwrap();
-    let one = Case { vcpus: 1, vcpu_type: Some("EPYC-v4"), guest_features: 0x1, vmm: "qemu", kernel: None, initrd: None, append: None };
+    let one =
+        Case { vcpus: 1, vcpu_type: Some("EPYC-v4"), guest_features: 0x1, vmm: "qemu", kernel: None, initrd: None, append: None };
     if sha256_hex(&ovmf) == DEBIAN_OVMF_SHA256 {
-        assert_eq!(paypal_auth_verify::hex(&measure::ovmf_hash(&ovmf).unwrap()), "ba2c811512ef868474f239a21f7d7057d65a20de87a003c4f116e4fb1573183bfbcd75c3e99b2f558575a5d0094f73c6");
-        assert_eq!(ours(&ovmf, &one).unwrap(), "11570979c77a0adb515761a702527c8b9e11554e730552621d950988613a3a75c6ff1703f540bd22a9beede8fe7a97e3");
+        assert_eq!(
+            paypal_auth_verify::hex(&measure::ovmf_hash(&ovmf).unwrap()),
+            "ba2c811512ef868474f239a21f7d7057d65a20de87a003c4f116e4fb1573183bfbcd75c3e99b2f558575a5d0094f73c6"
+        );
+        assert_eq!(
+            ours(&ovmf, &one).unwrap(),
+            "11570979c77a0adb515761a702527c8b9e11554e730552621d950988613a3a75c6ff1703f540bd22a9beede8fe7a97e3"
+        );
         let four = Case { vcpus: 4, vcpu_type: Some("EPYC-Milan"), guest_features: 0x21, ..one };
-        assert_eq!(ours(&ovmf, &four).unwrap(), "968824524f03c9ab191fbb02ac50d286a4aa1b5922ed74a422a806ce376a9e589d16c8dd8202c256834c0d4013e2584b");
+        assert_eq!(
+            ours(&ovmf, &four).unwrap(),
+            "968824524f03c9ab191fbb02ac50d286a4aa1b5922ed74a422a806ce376a9e589d16c8dd8202c256834c0d4013e2584b"
+        );
     } else {
         println!("SKIP fixed vectors: {} is not the bookworm OVMF.fd the vectors were computed from", p.display());
     }
@@ -208,22 +230,77 @@ fn amdsev_fixed_vectors() {
         println!("SKIP: {} is not the sev 8.0.0 AmdSev suffix", p.display());
         return;
     }
-    assert_eq!(paypal_auth_verify::hex(&measure::ovmf_hash(&ovmf).unwrap()), "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74");
-    let base = Case { vcpus: 1, vcpu_type: Some("EPYC-v4"), guest_features: 0x1, vmm: "qemu", kernel: Some(b"kernel"), initrd: Some(b"initrd"), append: Some("console=ttyS0") };
+    assert_eq!(
+        paypal_auth_verify::hex(&measure::ovmf_hash(&ovmf).unwrap()),
+        "086e2e9149ebf45abdc3445fba5b2da8270bdbb04094d7a2c37faaa4b24af3aa16aff8c374c2a55c467a50da6d466b74"
+    );
+    let base = Case {
+        vcpus: 1,
+        vcpu_type: Some("EPYC-v4"),
+        guest_features: 0x1,
+        vmm: "qemu",
+        kernel: Some(b"kernel"),
+        initrd: Some(b"initrd"),
+        append: Some("console=ttyS0"),
+    };
     let expect = [
         (Case { ..base }, "b7ce1adb57c2fbf244f50bdf73fe7ee172731f9e3a563f24277a55d8f64bf7894cec1ffa85458aca2c5e0062f999d82b"),
-        (Case { vcpus: 2, vcpu_type: Some("EPYC-Milan"), ..base }, "86c65b4a0633232b83979ec05ee1a9ffbf5b1cad5811b613f97f784f4c652e96ee1985233a9eca9c0d1fa68fcf504a46"),
-        (Case { vcpus: 4, vcpu_type: Some("EPYC-Genoa"), ..base }, "e0b35a492d19e251075c8617337af95365f1e26ba744daf72321a4495ef13a61065abb4ebed051e2de384d2018bbd22d"),
-        (Case { initrd: None, ..base }, "207160d9133f3294786b7d22d1e1b523073b0260f25b84b87efc5853614ad5cfbcedd8a004fea6cc74af7ae18d7edf22"),
-        (Case { append: None, ..base }, "20606e3b996ba8975c9ea341fe60f309b2c8d1bac12bcd39bd8c4107c3b581d4d08a40370c2146a289abb625ae38ff4c"),
-        (Case { kernel: Some(b""), initrd: Some(b""), append: Some("console=ttyS0 loglevel=7"), ..base }, "6d287813eb5222d770f75005c664e34c204f385ce832cc2ce7d0d6f354454362f390ef83a92046c042e706363b4b08fa"),
-        (Case { kernel: Some(b""), initrd: Some(b""), append: Some("console=ttyS0 loglevel=7"), guest_features: 0x21, ..base }, "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e534442e7e1e17895dfe778d0228977"),
-        (Case { kernel: None, initrd: None, append: None, guest_features: 0x21, ..base }, "e1e1ca029dd7973ab9513295be68198472dcd4fc834bd9af9b63f6e8a1674dbf281a9278a4a2ebe0eed9f22adbcd0e2b"),
-        (Case { vcpus: 4, kernel: Some(b""), initrd: Some(b""), append: None, guest_features: 0x21, ..base }, "4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78eafe7b422907be0b4698e2414a631942"),
-        (Case { vcpus: 2, vcpu_type: Some("EPYC-Turin"), kernel: Some(b""), initrd: Some(b""), guest_features: 0x21, ..base }, "1a07800af12ab12099c80586faca302a72de4a2bd8cd294289524695968b205255edfac166adbe1e104c35833a5086e2"),
-        (Case { vmm: "ec2", vcpu_type: None, kernel: Some(b""), initrd: Some(b""), append: None, ..base }, "0883bd0eeb716e65b7b977a321c278d1e51b33b5c655fab985443bbcc65c086b9c15e8a0bd8811050dec7e24964e5056"),
-        (Case { vmm: "ec2", vcpu_type: None, kernel: Some(b""), initrd: Some(b""), append: None, guest_features: 0x21, ..base }, "0ce9ccc06bab55eebe8abc234f3df6514883977a68a591b71052498ab52b2f1aa415db338033946ef93aa8278c0d67fb"),
-        (Case { vmm: "gce", vcpu_type: None, kernel: Some(b""), initrd: Some(b""), append: None, ..base }, "5da7106cf14cf46b1725ebab123eb9e53bd46a1e9f400cd0c08e7827b04b688ea8b4e403c8404efed4397ea5d5d0722e"),
+        (
+            Case { vcpus: 2, vcpu_type: Some("EPYC-Milan"), ..base },
+            "86c65b4a0633232b83979ec05ee1a9ffbf5b1cad5811b613f97f784f4c652e96ee1985233a9eca9c0d1fa68fcf504a46",
+        ),
+        (
+            Case { vcpus: 4, vcpu_type: Some("EPYC-Genoa"), ..base },
+            "e0b35a492d19e251075c8617337af95365f1e26ba744daf72321a4495ef13a61065abb4ebed051e2de384d2018bbd22d",
+        ),
+        (
+            Case { initrd: None, ..base },
+            "207160d9133f3294786b7d22d1e1b523073b0260f25b84b87efc5853614ad5cfbcedd8a004fea6cc74af7ae18d7edf22",
+        ),
+        (
+            Case { append: None, ..base },
+            "20606e3b996ba8975c9ea341fe60f309b2c8d1bac12bcd39bd8c4107c3b581d4d08a40370c2146a289abb625ae38ff4c",
+        ),
+        (
+            Case { kernel: Some(b""), initrd: Some(b""), append: Some("console=ttyS0 loglevel=7"), ..base },
+            "6d287813eb5222d770f75005c664e34c204f385ce832cc2ce7d0d6f354454362f390ef83a92046c042e706363b4b08fa",
+        ),
+        (
+            Case { kernel: Some(b""), initrd: Some(b""), append: Some("console=ttyS0 loglevel=7"), guest_features: 0x21, ..base },
+            "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e534442e7e1e17895dfe778d0228977",
+        ),
+        (
+            Case { kernel: None, initrd: None, append: None, guest_features: 0x21, ..base },
+            "e1e1ca029dd7973ab9513295be68198472dcd4fc834bd9af9b63f6e8a1674dbf281a9278a4a2ebe0eed9f22adbcd0e2b",
+        ),
+        (
+            Case { vcpus: 4, kernel: Some(b""), initrd: Some(b""), append: None, guest_features: 0x21, ..base },
+            "4953b1fb416fa874980e8442b3706d345926d5f38879134e00813c5d7abcbe78eafe7b422907be0b4698e2414a631942",
+        ),
+        (
+            Case { vcpus: 2, vcpu_type: Some("EPYC-Turin"), kernel: Some(b""), initrd: Some(b""), guest_features: 0x21, ..base },
+            "1a07800af12ab12099c80586faca302a72de4a2bd8cd294289524695968b205255edfac166adbe1e104c35833a5086e2",
+        ),
+        (
+            Case { vmm: "ec2", vcpu_type: None, kernel: Some(b""), initrd: Some(b""), append: None, ..base },
+            "0883bd0eeb716e65b7b977a321c278d1e51b33b5c655fab985443bbcc65c086b9c15e8a0bd8811050dec7e24964e5056",
+        ),
+        (
+            Case {
+                vmm: "ec2",
+                vcpu_type: None,
+                kernel: Some(b""),
+                initrd: Some(b""),
+                append: None,
+                guest_features: 0x21,
+                ..base
+            },
+            "0ce9ccc06bab55eebe8abc234f3df6514883977a68a591b71052498ab52b2f1aa415db338033946ef93aa8278c0d67fb",
+        ),
+        (
+            Case { vmm: "gce", vcpu_type: None, kernel: Some(b""), initrd: Some(b""), append: None, ..base },
+            "5da7106cf14cf46b1725ebab123eb9e53bd46a1e9f400cd0c08e7827b04b688ea8b4e403c8404efed4397ea5d5d0722e",
+        ),
     ];
     for (i, (c, want)) in expect.iter().enumerate() {
         assert_eq!(ours(&ovmf, c).unwrap(), *want, "fixed vector {i}");

@@ -146,7 +146,16 @@ fn report_data_not_matching_the_page() {
         ..Default::default()
     };
     let r = page::verify_bundle(&b, &opts);
-    for name in ["chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "report.signature", "binding.tcb", "binding.chip_id", "measurement"] {
+    for name in [
+        "chain.ark",
+        "chain.intermediate",
+        "chain.leaf",
+        "chain.validity",
+        "report.signature",
+        "binding.tcb",
+        "binding.chip_id",
+        "measurement",
+    ] {
         let c = r.checks.iter().find(|c| c.name == name).unwrap();
         assert_eq!(c.status, Status::Pass, "{name}: {}", c.detail);
     }
@@ -193,7 +202,13 @@ fn measurement_mismatch_is_named() {
 fn garbage_report_and_certificates_are_named() {
     let (b, _) = bundle(
         &claims("sev-snp"),
-        Attestation::SevSnp { report: "!!!".into(), binds: ReportBinding::Page, fallback_reason: None, certificates: vec![], kds_url: None },
+        Attestation::SevSnp {
+            report: "!!!".into(),
+            binds: ReportBinding::Page,
+            fallback_reason: None,
+            certificates: vec![],
+            kds_url: None,
+        },
     );
     let r = page::verify_bundle(&b, &PageOptions::default());
     assert_eq!(failure(&r, "report.parse"), &Failure::Page(PageError::ReportEncoding));

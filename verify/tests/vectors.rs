@@ -59,7 +59,15 @@ fn every_vector_passes_chain_and_signature() {
     for v in VECTORS {
         let (raw, cert) = load(v);
         let r = run(&raw, &cert, &opts(v));
-        for name in ["report.product", "chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "report.signature", "binding.tcb"] {
+        for name in [
+            "report.product",
+            "chain.ark",
+            "chain.intermediate",
+            "chain.leaf",
+            "chain.validity",
+            "report.signature",
+            "binding.tcb",
+        ] {
             assert_eq!(status(&r, name), Status::Pass, "{}: {name}: {:#?}", v.name, r.checks);
         }
         assert!(r.genuine(), "{}", v.name);
@@ -184,7 +192,10 @@ fn tamper_vlek_under_ask() {
     let mut raw = raw;
     raw[offset::KEY_INFO] = 0;
     let r = run(&raw, &vlek, &opts(v));
-    assert_eq!(failure(&r, "chain.leaf"), &Failure::Chain(ChainError::LeafKind { expected: "SEV-VCEK", found: "SEV-VLEK".into() }));
+    assert_eq!(
+        failure(&r, "chain.leaf"),
+        &Failure::Chain(ChainError::LeafKind { expected: "SEV-VCEK", found: "SEV-VLEK".into() })
+    );
     assert_eq!(failure(&r, "report.signature"), &Failure::Chain(ChainError::ReportSignature));
 }
 
@@ -277,7 +288,10 @@ fn field_values_match_the_readme() {
     assert_eq!((r.launch_mit_vector, r.current_mit_vector), (Some(0xb), Some(0xb)));
     assert_eq!(r.cpuid.map(|c| (c.family, c.model, c.stepping)), Some((0x19, 0xa0, 0x02)));
     assert!(r.report_data.starts_with(b"hello-attestation\0"));
-    assert_eq!(paypal_auth_verify::hex(&r.measurement), "d9912ba396ce409c2947841d93a5076b6839b898c22b4aae05edb3b2b058a99927f8cf9a4f8617ee695deb14795496c8");
+    assert_eq!(
+        paypal_auth_verify::hex(&r.measurement),
+        "d9912ba396ce409c2947841d93a5076b6839b898c22b4aae05edb3b2b058a99927f8cf9a4f8617ee695deb14795496c8"
+    );
     let raw = std::fs::read(format!("{DIR}/vectors/milan-v3-vlek-aws-trustee/report.bin")).unwrap();
     let r = Report::parse(&raw).unwrap();
     assert_eq!(r.key_info.signing_key(), SigningKey::Vlek);
@@ -314,7 +328,9 @@ fn turin_layout_and_eight_byte_chip_id() {
     let mut o = ReportOptions::new();
     o.at = parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
     let r = check::verify_report(&report, Some(&vcek), &o);
-    for name in ["report.product", "chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "binding.tcb", "binding.chip_id"] {
+    for name in
+        ["report.product", "chain.ark", "chain.intermediate", "chain.leaf", "chain.validity", "binding.tcb", "binding.chip_id"]
+    {
         assert_eq!(status(&r, name), Status::Pass, "{name}: {:#?}", r.checks);
     }
     assert_eq!(failure(&r, "report.signature"), &Failure::Chain(ChainError::ReportSignature));

@@ -391,6 +391,17 @@ pub fn demo_options(client_id: &str, paypal_secret: &str, domain: &str) -> OciOp
     o
 }
 
+/// Switches a local service environment to the OCI boot path: starts the stand-ins with
+/// [`demo_options`], removes what metadata and Vault now provide (`PAYPAL_SECRET`,
+/// `PAYPAL_CLIENT_ID`, `DOMAIN`, `PAYPAL_ENVIRONMENT`) and adds [`OciStandIn::service_env`].
+/// Keep the returned stand-ins alive as long as the service runs.
+pub async fn for_demo(env: &mut Vec<(String, String)>, client_id: &str, paypal_secret: &str, domain: &str) -> Result<OciStandIn, String> {
+    let oci = OciStandIn::start(demo_options(client_id, paypal_secret, domain)).await.map_err(|e| format!("OCI stand-ins: {e}"))?;
+    env.retain(|(k, _)| !matches!(k.as_str(), "PAYPAL_SECRET" | "PAYPAL_CLIENT_ID" | "DOMAIN" | "PAYPAL_ENVIRONMENT"));
+    env.extend(oci.service_env());
+    Ok(oci)
+}
+
 #[derive(Debug)]
 struct Reset;
 
