@@ -36,6 +36,20 @@ impl Browser {
         Browser { client: builder.build().expect("reqwest client") }
     }
 
+    /// A browser that trusts only `root_pem` and resolves `host` to 127.0.0.1:`port`.
+    pub fn with_resolve(root_pem: &[u8], host: &str, port: u16) -> Self {
+        let mut builder = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .resolve(host, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .tls_built_in_root_certs(false);
+        if let Ok(root) = reqwest::Certificate::from_pem(root_pem) {
+            builder = builder.add_root_certificate(root);
+        }
+        Browser { client: builder.build().expect("reqwest client") }
+    }
+
     async fn fetch(&self, method: Method, url: &str, form: Option<&[(&str, &str)]>) -> reqwest::Result<reqwest::Response> {
         let mut request = self.client.request(method, url);
         if let Some(form) = form {

@@ -8,4 +8,5 @@ pub mod browser;
 pub mod demo;
 pub mod oci;
 pub mod paypal;
+pub mod pebble;
 pub mod service;
