@@ -81,15 +81,20 @@ fn theirs(tool: &str, ovmf: &Path, c: &Case, tmp: &Path) -> String {
     if let Some(t) = c.vcpu_type {
         cmd.args(["--vcpu-type", t]);
     }
+    // Two workers share `tmp`: write each input under a private name and rename it into place,
+    // so the tool never reads a file another worker is rewriting.
+    let place = |kind: &str, bytes: &[u8]| {
+        let p = tmp.join(format!("{kind}-{}", sha256_hex(bytes)));
+        let private = tmp.join(format!("{kind}-{:?}.tmp", std::thread::current().id()));
+        std::fs::write(&private, bytes).unwrap();
+        std::fs::rename(&private, &p).unwrap();
+        p
+    };
     if let Some(k) = c.kernel {
-        let p = tmp.join(format!("kernel-{}", sha256_hex(k)));
-        std::fs::write(&p, k).unwrap();
-        cmd.arg("--kernel").arg(p);
+        cmd.arg("--kernel").arg(place("kernel", k));
     }
     if let Some(i) = c.initrd {
-        let p = tmp.join(format!("initrd-{}", sha256_hex(i)));
-        std::fs::write(&p, i).unwrap();
-        cmd.arg("--initrd").arg(p);
+        cmd.arg("--initrd").arg(place("initrd", i));
     }
     if let Some(a) = c.append {
         cmd.args(["--append", a]);
