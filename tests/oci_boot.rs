@@ -516,3 +516,26 @@ async fn fatal_boot_error_is_notified_before_exit() {
     assert!(published[0].body.contains("listen-https"), "{}", published[0].body);
     drop(taken);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acme_account_key_and_eab_hmac_come_from_vault_when_configured() {
+    const ACME_KEY_OCID: &str = "ocid1.vaultsecret.oc1.iad.acmeaccountkey";
+    const EAB_OCID: &str = "ocid1.vaultsecret.oc1.iad.acmeeabhmac";
+    let mut o = options(PAYPAL_SECRET);
+    o.metadata.insert("acme_account_key_secret_ocid".into(), ACME_KEY_OCID.into());
+    o.metadata.insert("acme_eab_hmac_secret_ocid".into(), EAB_OCID.into());
+    o.secrets.insert(ACME_KEY_OCID.into(), SecretContent::Bytes(b"-----BEGIN PRIVATE KEY-----\nnot-used-with-self-signed\n-----END PRIVATE KEY-----\n".to_vec()));
+    o.secrets.insert(EAB_OCID.into(), SecretContent::Bytes(b"c2VjcmV0LWVhYi1obWFjLWtleS1mb3ItdGVzdHM".to_vec()));
+    let oci = OciStandIn::start(o).await.unwrap();
+    let mut run = start_service(&oci, &[]);
+    let logs = wait_log(&mut run.service, "serving", 60).await;
+    for step in ["step vault-acme-account-key ok", "step vault-acme-eab-hmac ok"] {
+        assert_eq!(count(&logs, step), 1, "{step}:\n{}", logs.join("\n"));
+    }
+    let paths: Vec<String> = oci.log_of(Service::Secrets).into_iter().map(|r| r.path).collect();
+    assert!(paths.contains(&format!("/20190301/secretbundles/{ACME_KEY_OCID}?stage=CURRENT")), "{paths:?}");
+    assert!(paths.contains(&format!("/20190301/secretbundles/{EAB_OCID}?stage=CURRENT")), "{paths:?}");
+    for line in &logs {
+        assert!(!line.contains("not-used-with-self-signed") && !line.contains("c2VjcmV0LWVhYi1obWFj"), "secret in log: {line}");
+    }
+}

@@ -54,6 +54,8 @@ pub const METADATA_KEYS: &[(&str, &str)] = &[
     ("signing_key_secret_ocid", "OCID of the Vault secret holding a PKCS#8 PEM P-256 signing key (optional; else generated per boot)"),
     ("notification_topic_ocid", "OCID of the ONS topic for operator notifications (optional)"),
     ("notification_topic_endpoint", "the topic's API endpoint, only an OCI notification host of this region (optional)"),
+    ("acme_account_key_secret_ocid", "OCID of the Vault secret holding a stable PKCS#8 PEM P-256 ACME account key (optional; else one per boot)"),
+    ("acme_eab_hmac_secret_ocid", "OCID of the Vault secret holding the base64url EAB HMAC key for a CA that needs it (optional)"),
     ("acme_email", "ACME account contact"),
     ("acme_directory", "name of a compiled-in ACME directory"),
     ("account_capacity", "how many PayPal accounts may use the service per boot"),
@@ -76,6 +78,10 @@ pub struct OciSettings {
     pub paypal_secret_ocid: String,
     /// OCID of the signing key secret, when configured.
     pub signing_key_secret_ocid: Option<String>,
+    /// OCID of the stable ACME account key secret, when configured.
+    pub acme_account_key_secret_ocid: Option<String>,
+    /// OCID of the ACME EAB HMAC secret, when configured.
+    pub acme_eab_hmac_secret_ocid: Option<String>,
     /// Topic OCID and its endpoint, when notifications are configured.
     pub notification: Option<(String, String)>,
 }
@@ -119,6 +125,8 @@ pub fn oci_settings(
     };
     let paypal_secret_ocid = ocid("PAYPAL_SECRET_OCID", "paypal_secret_ocid")?.ok_or(SettingsError::Missing("paypal_secret_ocid"))?;
     let signing_key_secret_ocid = ocid("SIGNING_KEY_SECRET_OCID", "signing_key_secret_ocid")?;
+    let acme_account_key_secret_ocid = ocid("ACME_ACCOUNT_KEY_SECRET_OCID", "acme_account_key_secret_ocid")?;
+    let acme_eab_hmac_secret_ocid = ocid("ACME_EAB_HMAC_SECRET_OCID", "acme_eab_hmac_secret_ocid")?;
     let notification = match ocid("NOTIFICATION_TOPIC_OCID", "notification_topic_ocid")? {
         None => None,
         Some(topic) => {
@@ -130,7 +138,7 @@ pub fn oci_settings(
             Some((topic, endpoint))
         }
     };
-    Ok(OciSettings { paypal_secret_ocid, signing_key_secret_ocid, notification })
+    Ok(OciSettings { paypal_secret_ocid, signing_key_secret_ocid, acme_account_key_secret_ocid, acme_eab_hmac_secret_ocid, notification })
 }
 
 /// Accepts only Oracle's notification hosts of this region: `notification.<region>.<domain>` or

@@ -164,8 +164,14 @@ pub async fn load(resolver: Resolver) -> Result<OciBoot, BootError> {
         }
         None => Notifier::console_only(&config.domain),
     };
-    // ACME account key and EAB HMAC key are not fetched from Vault yet: per-boot ACME account.
-    Ok(OciBoot { config, secrets: Secrets { paypal_secret, signing_key, acme: crate::acme::AcmeSecrets::default() }, notifier, federation })
+    let mut acme = crate::acme::AcmeSecrets::default();
+    if let Some(ocid) = &settings.acme_account_key_secret_ocid {
+        acme.account_key = Some(retry("vault-acme-account-key", cap, || secrets::fetch(&federation, &secrets_base, ocid)).await);
+    }
+    if let Some(ocid) = &settings.acme_eab_hmac_secret_ocid {
+        acme.eab_hmac = Some(retry("vault-acme-eab-hmac", cap, || secrets::fetch(&federation, &secrets_base, ocid)).await);
+    }
+    Ok(OciBoot { config, secrets: Secrets { paypal_secret, signing_key, acme }, notifier, federation })
 }
 
 #[cfg(test)]
