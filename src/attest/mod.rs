@@ -4,6 +4,7 @@
 //! picks one at boot ([`detect`]) and never simulates one: where no SNP device exists, the
 //! [`NoAttestation`] provider says so plainly on every page and in every evidence bundle.
 
+pub mod sev_guest;
 pub mod snp;
 pub mod tsm;
 
@@ -91,10 +92,11 @@ pub fn detect_at(root: &std::path::Path) -> Box<dyn Attester> {
             Ok(false) => crate::warn!("attest", "configfs-tsm at {} is not the sev_guest provider", root.display()),
             Err(e) => crate::warn!("attest", "configfs-tsm probe failed: {e}"),
         }
-    } else if std::path::Path::new("/dev/sev-guest").exists() {
-        // The ioctl interface needs unsafe code this crate does not carry; kernels >= 6.7
-        // offer configfs-tsm whenever they offer /dev/sev-guest.
-        crate::warn!("attest", "/dev/sev-guest exists but configfs-tsm does not (kernel < 6.7 or configfs not mounted)");
+    }
+    if std::path::Path::new(sev_guest::DEVICE).exists() {
+        // Second choice: kernels before 6.7, or configfs not mounted.
+        crate::info!("attest", "SEV-SNP guest: reports through the {} ioctl", sev_guest::DEVICE);
+        return Box::new(sev_guest::SevGuestAttester::new(sev_guest::DEVICE));
     }
     crate::info!("attest", "{NO_ATTESTATION}: using the 'none' provider");
     Box::new(NoAttestation)

@@ -121,7 +121,7 @@ pub fn kds_vcek_url(report: &[u8]) -> Option<String> {
 }
 
 /// Checks the firmware's answer: right size, and it binds the `REPORT_DATA` we asked for.
-fn check_outblob(outblob: &[u8], report_data: &[u8; 64]) -> Result<(), AttestError> {
+pub(super) fn check_outblob(outblob: &[u8], report_data: &[u8; 64]) -> Result<(), AttestError> {
     if outblob.len() != REPORT_LEN {
         return Err(AttestError::Device(format!("report is {} bytes, expected {REPORT_LEN}", outblob.len())));
     }
