@@ -38,6 +38,13 @@ fn wait_tcp(port: u16) -> bool {
 impl Pebble {
     /// Starts Pebble validating HTTP-01 on `http_port` of 127.0.0.1.
     pub fn start(http_port: u16) -> Result<Pebble, String> {
+        Pebble::start_with(http_port, &[])
+    }
+
+    /// As [`Pebble::start`], with extra subject alternative names (DNS names or IP addresses) on
+    /// the certificate of Pebble's own HTTPS listener, for clients that reach the listener under
+    /// another address than 127.0.0.1 (a QEMU guest reaches the host at slirp's gateway).
+    pub fn start_with(http_port: u16, extra_sans: &[&str]) -> Result<Pebble, String> {
         let port = crate::service::free_port;
         let dir = std::env::temp_dir().join(format!("devstack-pebble-{}-{}", std::process::id(), crate::paypal::state::random_text(6)));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -50,7 +57,9 @@ impl Pebble {
         let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let leaf_key = rcgen::KeyPair::generate().map_err(err)?;
-        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).map_err(err)?.signed_by(&leaf_key, &issuer).map_err(err)?;
+        let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        sans.extend(extra_sans.iter().map(|s| s.to_string()));
+        let leaf = rcgen::CertificateParams::new(sans).map_err(err)?.signed_by(&leaf_key, &issuer).map_err(err)?;
         let listener_ca = dir.join("ca.pem");
         let write = |name: &str, text: String| std::fs::write(dir.join(name), text).map_err(|e| e.to_string());
         write("ca.pem", ca_cert.pem())?;
