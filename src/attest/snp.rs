@@ -4,8 +4,8 @@
 //! caller gave up) and each is bounded by a timeout. The report is returned exactly as the
 //! firmware produced it; the certificates come from the host's `auxblob` when it supplies them,
 //! otherwise the report names the AMD KDS URL of its VCEK, built from `REPORTED_TCB` and
-//! `CHIP_ID`. The `/dev/sev-guest` ioctl path is not implemented: it needs `unsafe` ioctl calls,
-//! and the kernel this image pins (≥ 6.7) always offers configfs-tsm.
+//! `CHIP_ID`. The `/dev/sev-guest` ioctl is the second choice ([`super::sev_guest`]); the kernel
+//! this image pins (6.12) always offers configfs-tsm.
 
 use super::tsm::{ConfigFs, RealFs, Tsm, TsmError};
 use super::{AttestError, Attester, Report, ReportFuture};
