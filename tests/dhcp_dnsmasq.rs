@@ -107,11 +107,15 @@ fn dhcp_client_against_dnsmasq() {
     assert!(lease.contains("/24 from 10.77.0.1 for 120 s"), "{lease}");
     assert!(lease.contains("routes [0.0.0.0/0 via 10.77.0.1]"), "{lease}");
     assert!(lease.contains("dns [10.77.0.1]") && lease.contains("mtu 1400"), "{lease}");
-    assert!(log.contains("configured: inet 10.77.0.5"), "address not on the interface:\n{log}");
+    // The leased address is any of the range 10.77.0.50–60; it must be the one on the interface.
+    let address = lease.split("lease ").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("no address in {lease}"));
+    let last: u8 = address.strip_prefix("10.77.0.").and_then(|o| o.parse().ok()).unwrap_or_else(|| panic!("lease outside 10.77.0.0/24: {lease}"));
+    assert!((50..=60).contains(&last), "lease outside the dnsmasq range: {lease}");
+    assert!(log.contains(&format!("configured: inet {address}/24")), "address not on the interface:\n{log}");
     assert!(log.contains("default via 10.77.0.1 dev eth0 proto dhcp"), "no default route:\n{log}");
     assert!(log.contains("mtu 1400"), "MTU not applied:\n{log}");
     assert!(log.contains("resolved vm-test.example: [10.77.0.99]"), "DNS through the DHCP-provided server failed:\n{log}");
-    assert!(log.contains("dhcp: renewed: 10.77.0.5"), "lease not renewed:\n{log}");
+    assert!(log.contains(&format!("dhcp: renewed: {address}/24")), "lease not renewed:\n{log}");
 }
 
 /// The client side, run by [`dhcp_client_against_dnsmasq`] inside the client namespace.
