@@ -385,3 +385,27 @@ fn base64url_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
+
+#[tokio::test]
+async fn head_has_no_body_on_http1_and_http2() {
+    let stack = Stack::start().await;
+    let head = stack.raw().head(format!("{}/", stack.url)).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(head.bytes().await.unwrap().is_empty());
+    // HTTP/2 (what browsers negotiate): a body after HEAD is a protocol error for the client.
+    if std::path::Path::new("/usr/bin/curl").exists() {
+        for path in ["/", "/healthz", "/nope", "/attestation?nonce=00"] {
+            let out = std::process::Command::new("curl")
+                .args(["-sSk", "--http2", "-I", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", &format!("{}{path}", stack.url)])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "curl -I --http2 {path}: {} {}", text, String::from_utf8_lossy(&out.stderr));
+            assert!(text.starts_with("2 "), "{path}: negotiated {text}");
+        }
+    } else {
+        eprintln!("SKIPPED the HTTP/2 half: curl is not installed");
+    }
+    let twice = stack.raw().get(format!("{}/attestation?nonce=00&nonce=11", stack.url)).send().await.unwrap();
+    assert_eq!(twice.status(), 400, "a repeated nonce is refused, as repeated login parameters are");
+}

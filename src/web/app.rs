@@ -140,8 +140,19 @@ impl App {
         &self.accounts
     }
 
-    /// Answers one request. `target` is the request's path and query.
+    /// Answers one request. `target` is the request's path and query. A `HEAD` gets the `GET`
+    /// answer's status and headers with no body (HTTP/2, unlike hyper's HTTP/1, does not drop a
+    /// body sent in reply to HEAD).
     pub async fn handle(&self, method: &Method, target: &str, headers: &HeaderMap, client: IpAddr) -> WebResponse {
+        let response = self.route(method, target, headers, client).await;
+        if method == Method::HEAD {
+            let (parts, _body) = response.into_parts();
+            return Response::from_parts(parts, Full::new(Bytes::new()));
+        }
+        response
+    }
+
+    async fn route(&self, method: &Method, target: &str, headers: &HeaderMap, client: IpAddr) -> WebResponse {
         if target.len() > MAX_TARGET {
             return self.page(Page { status: StatusCode::URI_TOO_LONG, body: self.message("Request too long", "That address is too long.", true) });
         }
@@ -365,7 +376,11 @@ impl App {
         if !self.attestation_limit.allow(client, Instant::now()) {
             return json(StatusCode::TOO_MANY_REQUESTS, &serde_json::json!({"error": "rate_limited"}));
         }
-        let nonce = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "nonce").map(|(_, v)| v.into_owned());
+        let mut nonces = form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "nonce").map(|(_, v)| v.into_owned());
+        let (nonce, repeated) = (nonces.next(), nonces.next().is_some());
+        if repeated {
+            return json(StatusCode::BAD_REQUEST, &serde_json::json!({"error": "nonce appears more than once"}));
+        }
         let Some(nonce) = nonce.and_then(|n| decode_hex(&n)).filter(|n| !n.is_empty() && n.len() <= binding::MAX_NONCE_LEN) else {
             return json(StatusCode::BAD_REQUEST, &serde_json::json!({"error": "nonce must be 1 to 64 bytes of hex"}));
         };
@@ -460,6 +475,7 @@ impl CallbackParams {
         }
         if let Some(error) = error {
             let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+            let code = if code.is_empty() { "unspecified".to_string() } else { code };
             return Ok(CallbackParams::Error { code });
         }
         let code = code.ok_or("PayPal did not send an authorization code.")?;
